@@ -1,0 +1,86 @@
+"""The method contract. A method is a small nn.Module holding the model being trained and,
+when it distils, the frozen teacher. Its forward takes the views of a ViewBatch and returns
+named losses; the trainer sums them and never branches on the method."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Dict, Optional, Tuple
+
+import torch
+from torch import nn
+
+
+@dataclass
+class MethodOutput:
+    losses: Dict[str, torch.Tensor]  # named scalar terms, already weighted; the loss is their sum
+    logits: torch.Tensor             # (B, num_classes) main-head logits on view 0, for train top-1
+
+
+class Method(nn.Module):
+    name: ClassVar[str]
+    summary: ClassVar[str]                   # one line for `kdaug list methods`
+    view_family: ClassVar[str]               # family of the training views (kdaug.augment.plan)
+    default_views: ClassVar[int]
+    views_range: ClassVar[Tuple[int, Optional[int]]]  # allowed V: (min, max or None)
+    model_kind: ClassVar[str] = "plain"      # kind of the trained module (kdaug.models.build)
+    teacher_kind: ClassVar[Optional[str]] = None      # kind of teacher checkpoint it reads
+    teacher_required: ClassVar[bool] = False
+    trains_teacher: ClassVar[bool] = False   # True: the trained model is a teacher (--teacher arch)
+    hparams: ClassVar[Dict[str, float]] = {}  # defaults; overridable from the CLI (--hp key=value)
+
+    def __init__(self, model: nn.Module, teacher: Optional[nn.Module], num_classes: int, **hparams):
+        super().__init__()
+        unknown = set(hparams) - set(self.hparams)
+        if unknown:
+            raise ValueError(f"method {self.name} has no hyper-parameter {', '.join(sorted(unknown))}")
+        self.hp = {**self.hparams, **hparams}
+        self.model = model
+        self.num_classes = num_classes
+        self.teacher = teacher
+        if teacher is not None:
+            teacher.requires_grad_(False)
+            teacher.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.teacher is not None:  # the teacher stays in eval mode (BN statistics frozen)
+            self.teacher.eval()
+        return self
+
+    def forward(self, views: torch.Tensor, labels: torch.Tensor) -> MethodOutput:
+        raise NotImplementedError
+
+    def eval_model(self) -> nn.Module:
+        """The plain classifier evaluated on single views (logits out)."""
+        return getattr(self.model, "backbone", self.model)
+
+    @classmethod
+    def check_views(cls, num_views: int) -> None:
+        lo, hi = cls.views_range
+        if num_views < lo or (hi is not None and num_views > hi):
+            allowed = f"{lo}" if lo == hi else (f"{lo} or more" if hi is None else f"{lo} to {hi}")
+            raise ValueError(f"method {cls.name} uses {allowed} views per image, not {num_views}")
+
+
+_REGISTRY: Dict[str, type] = {}
+
+
+def register(cls):
+    """Class decorator: makes the method available to --method and `kdaug list methods`."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_method(name: str) -> type:
+    from kdaug import methods  # noqa: F401  (imports every method module, which registers it)
+
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown method {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def list_methods() -> Dict[str, type]:
+    from kdaug import methods  # noqa: F401
+
+    return dict(sorted(_REGISTRY.items()))
