@@ -1,0 +1,3 @@
+from kdaug.cli.main import main
+
+main()

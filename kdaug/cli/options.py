@@ -1,0 +1,88 @@
+"""Flags shared by the commands that build a training run (train, compare)."""
+from __future__ import annotations
+
+import click
+
+from kdaug.engine.config import PRESETS
+
+
+def _milestones(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter("expected comma-separated epochs, e.g. 150,180,210") from None
+
+
+def data_options(f):
+    opts = [
+        click.option("--dataset", default="digits", show_default=True,
+                     help="digits (embedded, no download), cifar10, cifar100 (python-pickle "
+                          "layout), imagenet or folder (class folders: DIR/train/<class>/*, "
+                          "DIR/val/<class>/*), synthetic. See `kdaug list datasets`."),
+        click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                     help="Dataset directory (required for all but digits and synthetic)."),
+        click.option("--few-shot", type=click.FloatRange(0, 1, min_open=True), default=None,
+                     help="Train on this stratified, seeded fraction of the training split."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def backend_options(f):
+    opts = [
+        click.option("--backend", type=click.Choice(["auto", "dali", "reference"]), default="auto",
+                     show_default=True,
+                     help="Augmentation backend: dali (NVIDIA DALI pipelines; the default when "
+                          "installed) or reference (PIL/torchvision on CPU workers)."),
+        click.option("--aug-device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
+                     show_default=True,
+                     help="Where DALI augments: gpu when a GPU trains, else cpu. Asking for gpu "
+                          "without one is an error, never a silent CPU run."),
+        click.option("--device", default="auto", show_default=True,
+                     help="Where the models train: auto, cpu, cuda, cuda:N."),
+        click.option("--workers", type=click.IntRange(min=0), default=None,
+                     help="Reference DataLoader workers / DALI threads [default: all cores]."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def recipe_options(f):
+    opts = [
+        click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
+                     help="Reference recipe [default: cifar for CIFAR, imagenet for class "
+                          "folders, digits for the embedded data]; flags below override it."),
+        click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help="Images per batch and per process (each brings V views)."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Initial learning rate (SGD)."),
+        click.option("--momentum", type=click.FloatRange(0, 1), default=0.9, show_default=True),
+        click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum."),
+        click.option("--weight-decay", type=click.FloatRange(min=0), default=None),
+        click.option("--milestones", callback=_milestones, default=None,
+                     help="Epochs at which the lr is multiplied by --gamma, e.g. 150,180,210."),
+        click.option("--gamma", type=click.FloatRange(0, 1, min_open=True), default=0.1,
+                     show_default=True),
+        click.option("--clip-grad", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Clip the gradient norm to this value."),
+        click.option("--amp/--no-amp", default=True, show_default=True,
+                     help="bf16 autocast (CUDA only)."),
+        click.option("--channels-last/--no-channels-last", default=True, show_default=True,
+                     help="NHWC memory layout (CUDA only)."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of weights, shuffling and augmentation (printed with results)."),
+        click.option("--limit-batches", type=click.IntRange(min=1), default=None,
+                     help="Stop each epoch after this many batches (smoke tests)."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="Where teachers trained on the fly are cached "
+                          "[default: $KDAUG_CACHE or ~/.cache/kdaug]."),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f

@@ -1,0 +1,111 @@
+"""kdaug train / kdaug eval."""
+from __future__ import annotations
+
+import click
+
+from kdaug.cli.main import cli, console
+from kdaug.cli.options import backend_options, data_options, recipe_options
+from kdaug.cli.progress import EpochProgress
+from kdaug.engine.config import TrainConfig, parse_hp
+
+
+def config_from(kwargs) -> TrainConfig:
+    kwargs = dict(kwargs)
+    kwargs["hp"] = parse_hp(kwargs.pop("hp", ()) or ())
+    return TrainConfig(**kwargs)
+
+
+@cli.command()
+@data_options
+@click.option("--method", default="ccd", show_default=True,
+              help="ce, kd, ccd, hsakd-teacher, hsakd, sskd-teacher, sskd "
+                   "(`kdaug list methods` says what each needs).")
+@click.option("--teacher", default=None,
+              help="Teacher architecture [default: resnet32x4 on CIFAR, resnet34 on class "
+                   "folders, resnet20 on digits]. `--method ce` trains this one.")
+@click.option("--student", default=None,
+              help="Student architecture [default: resnet8x4 on CIFAR, resnet18 on class "
+                   "folders, resnet8 on digits]. With `--method ce`, trains it alone.")
+@click.option("--teacher-checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Trained teacher: a kdaug checkpoint or a torchvision state_dict file.")
+@click.option("--views", type=click.IntRange(min=1), default=None,
+              help="Views per image, view 0 the original [default: the method's: 2 for kd/ccd, "
+                   "4 for hsakd/sskd, 1 for ce].")
+@click.option("--policy", default=None,
+              help="JDA policy: cifar10, cifar100, imagenet [default: the dataset's].")
+@backend_options
+@recipe_options
+@click.option("--hp", multiple=True, metavar="NAME=VALUE",
+              help="Method hyper-parameter, repeatable, e.g. --hp T=3.")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+              help="Where config.json, metrics.csv/json and checkpoints go "
+                   "[default: runs/DATASET/METHOD-ARCH-vV-seedS].")
+@click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint.")
+def train(**kwargs):
+    """Train a student by distillation (or a teacher with --method ce).
+
+    \b
+    Examples:
+      kdaug train                                   CCD on the embedded digits (teacher cached)
+      kdaug train --method ce --dataset cifar100 --data-dir ~/data --teacher resnet32x4
+      kdaug train --method ccd --dataset cifar100 --data-dir ~/data --teacher-checkpoint T.pt
+      kdaug train --dataset imagenet --method ccd --data-dir /data/imagenet \\
+                  --teacher-checkpoint resnet34.pth
+      torchrun --nproc_per_node 8 -m kdaug.cli train --dataset imagenet ...   (DDP)
+    """
+    cfg = config_from(kwargs)
+    run_training(cfg)
+
+
+def run_training(cfg: TrainConfig, label: str = None) -> dict:
+    from kdaug.engine import distributed
+    from kdaug.engine.build import build_trainer
+    from kdaug.engine.loaders import resolve_device
+
+    dist = distributed.init(resolve_device(cfg.device).type)
+    try:
+        trainer = build_trainer(cfg, dist, lambda: EpochProgress(console, label or cfg.method),
+                                say=console.print if dist.is_main else (lambda *_: None))
+        if dist.is_main:
+            c = trainer.cfg
+            console.print(
+                f"[bold]{c.method}[/]: {trainer.record['arch']} on {c.dataset} "
+                f"({len(trainer.dataset.train)} train / {len(trainer.dataset.val)} val images), "
+                f"V={c.views} {trainer.train_plan.family} views, policy {c.policy}, "
+                f"backend {trainer.backend.describe()}, device {trainer.device}, seed {c.seed}, "
+                f"world {dist.world} -> {c.run_dir}", highlight=False)
+        summary = trainer.fit()
+        if dist.is_main:
+            console.print(f"done: best top-1 {summary['best_top1']:.2f}, final top-1 "
+                          f"{summary['final_top1']:.2f} -> {summary['run_dir']}")
+        return summary
+    finally:
+        distributed.shutdown(dist)
+
+
+@cli.command(name="eval")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), required=True,
+              help="A kdaug checkpoint (its architecture and kind are read from it) or a "
+                   "torchvision state_dict (then give --arch).")
+@click.option("--arch", default=None, help="Architecture of a bare state_dict.")
+@data_options
+@backend_options
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+def evaluate_cmd(checkpoint, arch, dataset, data_dir, few_shot, backend, aug_device, device,
+                 workers, batch_size):
+    """Top-1/top-5 of a checkpoint on a dataset's validation split."""
+    from kdaug.augment.plan import eval_plan
+    from kdaug.data import load_dataset
+    from kdaug.engine.checkpoint import load_model
+    from kdaug.engine.loaders import choose_backend, make_loader, resolve_device
+    from kdaug.engine.trainer import evaluate
+
+    dev = resolve_device(device)
+    data = load_dataset(dataset, data_dir=data_dir)
+    model, arch = load_model(checkpoint, "plain", arch, data.num_classes)
+    choice = choose_backend(backend, aug_device, dev)
+    loader = make_loader(choice, data.val, eval_plan(data.geometry, data.mean, data.std),
+                         batch_size, train=False, seed=0, train_device=dev, workers=workers)
+    res = evaluate(model.to(dev), loader, dev)
+    console.print(f"{arch} on {dataset} val ({res['count']} images): top-1 {res['top1']:.2f}  "
+                  f"top-5 {res['top5']:.2f}  loss {res['loss']:.4f}")
