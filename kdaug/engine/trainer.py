@@ -3,7 +3,6 @@ method: everything method-specific lives in kdaug/methods."""
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from pathlib import Path
 from typing import Callable, Dict, Optional
@@ -18,10 +17,14 @@ from kdaug.errors import KdaugError
 from kdaug.viewbatch import ViewBatch
 
 
-def prepare_views(views: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+def prepare_views(views: torch.Tensor, device: torch.device, channels_last: bool,
+                  autocast: bool) -> torch.Tensor:
     """Move (B, V, C, H, W) views to the device; with channels_last, lay the flattened
-    (B*V, C, H, W) batch out NHWC so that methods' flatten(0, 1) is a free view."""
+    (B*V, C, H, W) batch out NHWC so that methods' flatten(0, 1) is a free view. Without
+    autocast, float16 views (DALI on GPU) become float32 for float32 weights."""
     views = views.to(device, non_blocking=True)
+    if not autocast and views.dtype != torch.float32:
+        views = views.float()
     if channels_last and device.type == "cuda":
         b, v = views.shape[:2]
         views = views.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (b, v))
@@ -127,7 +130,7 @@ class Trainer:
         for step, batch in enumerate(self.train_loader):
             if step >= total:
                 break
-            views = prepare_views(batch.views, self.device, self.channels_last)
+            views = prepare_views(batch.views, self.device, self.channels_last, self.use_amp)
             labels = batch.labels.to(self.device, non_blocking=True)
             with self._autocast():
                 out = self.forward(views, labels)
@@ -172,7 +175,7 @@ def evaluate(model: nn.Module, loader, device: torch.device, dist: DistInfo = Di
     loader.set_epoch(0)
     n = c1 = c5 = loss_sum = 0.0
     for batch in loader:
-        views = prepare_views(batch.views, device, channels_last)[:, 0]
+        views = prepare_views(batch.views, device, channels_last, use_amp)[:, 0]
         labels = batch.labels.to(device)
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
         with ctx:

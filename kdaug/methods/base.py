@@ -55,6 +55,13 @@ class Method(nn.Module):
         return getattr(self.model, "backbone", self.model)
 
     @classmethod
+    def family_for(cls, num_views: int) -> str:
+        """View family of the training plan for ``num_views`` views per image (call after
+        check_views). Methods whose family depends on V (kd: plain at V=1, jda above) override it;
+        the trainer builds its plan with this, not with ``view_family`` directly."""
+        return cls.view_family
+
+    @classmethod
     def check_views(cls, num_views: int) -> None:
         lo, hi = cls.views_range
         if num_views < lo or (hi is not None and num_views > hi):
