@@ -1,0 +1,72 @@
+"""kdaug show-aug: look at the views a plan makes."""
+from __future__ import annotations
+
+import click
+import numpy as np
+
+from kdaug.cli.main import cli, console
+from kdaug.errors import KdaugError
+
+
+@cli.command(name="show-aug")
+@click.option("--dataset", default="digits", show_default=True, help="Dataset (see `kdaug list datasets`).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--policy", default=None, help="JDA policy [default: the dataset's].")
+@click.option("--family", type=click.Choice(["jda", "rotation", "rotation-crop", "plain"]),
+              default="jda", show_default=True, help="View family to show.")
+@click.option("--views", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Views per image (rotation families always have 4).")
+@click.option("-n", "count", type=click.IntRange(min=1, max=64), default=8, show_default=True,
+              help="Number of images (rows).")
+@click.option("--backend", type=click.Choice(["auto", "dali", "reference"]), default="auto",
+              show_default=True, help="Which implementation draws the views (DALI runs on CPU here).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="grid.png",
+              show_default=True, help="PNG file to write.")
+def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, output):
+    """Write a PNG grid: each row an image, then its views, with the ops that fired under each.
+
+    \b
+    Example:
+      kdaug show-aug --dataset digits --policy cifar10 -n 8 -o grid.png
+    """
+    from kdaug.augment.plan import train_plan
+    from kdaug.augment.grid import render_grid
+    from kdaug.data import load_dataset
+    from kdaug.engine.loaders import choose_backend
+    import torch
+
+    data = load_dataset(dataset, data_dir=data_dir)
+    if family.startswith("rotation"):
+        views = 4
+    elif family == "jda" and views < 2:
+        raise KdaugError("--views: the jda family needs at least 2 views (the original and one draw)")
+    try:
+        plan = train_plan(data.geometry, family, views, policy or data.default_policy,
+                          data.mean, data.std)
+    except KeyError as exc:
+        raise KdaugError(f"--policy: {exc.args[0]}") from None
+    choice = choose_backend(backend, "cpu", torch.device("cpu"))
+    for note in choice.notes:
+        console.print(note)
+    rng = np.random.default_rng(seed)
+    indices = np.sort(rng.choice(len(data.train), size=min(count, len(data.train)), replace=False))
+    raws, all_views, fired = sample_views(choice.backend, data.train, plan, indices, seed)
+    render_grid(raws, all_views, fired, plan).save(output)
+    console.print(f"wrote {output}: {len(indices)} images x {plan.num_views} views "
+                  f"({plan.family}, policy {plan.policy.name if plan.policy else '-'}, "
+                  f"backend {choice.describe()})")
+
+
+def sample_views(backend: str, split, plan, indices, seed: int):
+    """(raw images, views (V, 3, S, S) per image, fired per view) drawn by ``backend``."""
+    raws = [split.load(int(i)) for i in indices]
+    if backend == "dali":
+        from kdaug.pipelines import draw_views
+
+        views, fired = draw_views(split.subset(indices), plan, seed=seed)
+        return raws, list(views), fired
+    from kdaug.augment.reference import make_views
+
+    out = [make_views(img, plan, np.random.default_rng([seed, int(i)])) for img, i in zip(raws, indices)]
+    return raws, [v for v, _ in out], [f for _, f in out]
