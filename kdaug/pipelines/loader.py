@@ -1,0 +1,245 @@
+"""DaliLoader: the DALI backend behind the same interface as ReferenceLoader.
+
+Batches follow kdaug.augment.reference_loader.epoch_indices (order and DDP sharding), so the
+DALI and reference loaders read the same samples in the same order. The pipeline pulls each
+batch from a Python callable (external_source); arrays go in as they are (numpy on the CPU;
+on the GPU the whole uint8 array is copied to the device once and batches are gathered there),
+files go in as encoded bytes and are decoded by DALI ("mixed" on the GPU).
+
+Randomness: every pass (``iter(loader)``) builds a fresh pipeline seeded from (seed, epoch,
+shard), so views depend on those three only: the same seed gives the same views on the CPU,
+a re-iterated epoch repeats itself, ranks differ. A pipeline that raised is never reused.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator, List, Optional, Tuple
+
+import numpy as np
+import torch
+from nvidia.dali.backend import GetCUDADeviceCount, TensorListGPU
+from nvidia.dali.plugin.pytorch import feed_ndarray, to_torch_type
+
+from kdaug.augment.plan import ViewPlan
+from kdaug.augment.reference_loader import epoch_indices
+from kdaug.data.source import Split
+from kdaug.errors import KdaugError
+from kdaug.pipelines.files import check_image_file, read_encoded
+from kdaug.pipelines.views import EXACT_EQUALIZE_MAX_PIXELS, array_pipeline, file_pipeline
+from kdaug.viewbatch import ViewBatch
+
+PREFETCH = 2
+
+
+def resolve_device(device: str) -> str:
+    """"cpu" or "gpu" for a device request "cpu" | "gpu" | "cuda" | "auto"; a GPU request
+    without a GPU is an error, never a silent CPU run."""
+    gpus = GetCUDADeviceCount()
+    if device == "auto":
+        return "gpu" if gpus > 0 else "cpu"
+    if device in ("gpu", "cuda"):
+        if gpus == 0:
+            raise KdaugError("device 'gpu' was asked for but DALI sees no CUDA GPU "
+                             "(use device 'cpu' or 'auto')")
+        return "gpu"
+    if device == "cpu":
+        return "cpu"
+    raise KdaugError(f"unknown device {device!r}; use cpu, gpu or auto")
+
+
+def default_num_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def pipeline_seed(seed: int, epoch: int, shard_id: int) -> int:
+    state = np.random.SeedSequence([seed, epoch, shard_id, 0xDA11]).generate_state(1)[0]
+    return int(state & 0x7FFFFFFF)
+
+
+class _Feeder:
+    """The external_source callable: returns the next batch of this pass and raises
+    StopIteration at its end. Remembers the last few batches' indices so that a decode error
+    can be traced to files."""
+
+    def __init__(self, make_batch, chunks: List[np.ndarray]):
+        self._make_batch = make_batch
+        self._chunks = iter(chunks)
+        self.recent: deque = deque(maxlen=PREFETCH + 2)
+
+    def __call__(self):
+        chunk = next(self._chunks)   # StopIteration ends the pass
+        self.recent.append(chunk)
+        return self._make_batch(chunk)
+
+
+class DaliLoader:
+    """Iterates ViewBatch objects for one shard of a split, like ReferenceLoader: call
+    set_epoch(e) before each epoch; training drops the tail batch, evaluation keeps a partial
+    last batch. Views are float16 on the GPU, float32 on the CPU.
+
+    exact_equalize: PIL's equalize (bit-exact, but a (H, W, 3, 255) intermediate: about
+    3 ms per 32x32 image on one CPU core) or DALI's (OpenCV formula, within a few levels of
+    PIL). Default: exact for in-memory images up to 64x64, DALI's otherwise."""
+
+    def __init__(self, split: Split, plan: ViewPlan, batch_size: int, *, train: bool,
+                 seed: int = 0, device: str = "auto", shard_id: int = 0, num_shards: int = 1,
+                 num_threads: Optional[int] = None, exact_equalize: Optional[bool] = None):
+        self.kind = resolve_device(device)
+        if batch_size < 1:
+            raise KdaugError(f"batch size must be at least 1, got {batch_size}")
+        if num_shards < 1 or not 0 <= shard_id < num_shards:
+            raise KdaugError(f"shard {shard_id} of {num_shards} does not exist")
+        if train and len(split) // num_shards < batch_size:
+            raise KdaugError(f"batch size {batch_size} is larger than the "
+                             f"{len(split) // num_shards} training samples per shard")
+        if num_threads is not None and num_threads < 1:
+            raise KdaugError(f"number of DALI threads must be >= 1, got {num_threads}")
+        _check_images(split, plan)
+        self.split, self.plan, self.batch_size, self.train = split, plan, batch_size, train
+        self.seed, self.shard_id, self.num_shards = seed, shard_id, num_shards
+        self.num_threads = num_threads or default_num_threads()
+        self.device = (torch.device("cuda", torch.cuda.current_device()) if self.kind == "gpu"
+                       else torch.device("cpu"))
+        self.exact_equalize = (
+            exact_equalize if exact_equalize is not None else split.images is not None
+            and split.images.shape[1] * split.images.shape[2] <= EXACT_EQUALIZE_MAX_PIXELS)
+        self.epoch = 0
+        self._feeder: Optional[_Feeder] = None
+        self._labels = torch.as_tensor(split.labels, dtype=torch.int64)
+        self._gpu_images: Optional[torch.Tensor] = None
+        self._reader: Optional[ThreadPoolExecutor] = None
+        rotations = plan.rotations
+        self._rotation = None if rotations is None else torch.tensor(rotations, dtype=torch.int64)
+
+    # ----------------------------------------------------------------------- epochs
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _indices(self) -> np.ndarray:
+        return epoch_indices(len(self.split), self.epoch, self.seed, self.train, self.shard_id,
+                             self.num_shards)
+
+    def __len__(self) -> int:
+        count = len(self._indices())
+        return count // self.batch_size if self.train else math.ceil(count / self.batch_size)
+
+    def _chunks(self) -> List[np.ndarray]:
+        indices = np.ascontiguousarray(self._indices())   # shards are strided views
+        return [indices[b * self.batch_size:(b + 1) * self.batch_size] for b in range(len(self))]
+
+    # ------------------------------------------------------------------------ feeding
+    def _make_batch(self, chunk: np.ndarray):
+        if self.split.images is None:
+            files = [self.split.files[i] for i in chunk]
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(max_workers=min(8, self.num_threads))
+            return list(self._reader.map(read_encoded, files)), chunk
+        if self.kind == "cpu":
+            return self.split.images[chunk], chunk
+        if self._gpu_images is None:   # CIFAR-size data lives on the GPU for the whole run
+            self._gpu_images = torch.from_numpy(np.ascontiguousarray(self.split.images)).to(
+                self.device)
+        index = torch.as_tensor(chunk, device=self.device)
+        images = self._gpu_images.index_select(0, index)
+        torch.cuda.current_stream(self.device).synchronize()  # DALI copies on its own stream
+        return images, index
+
+    def _build(self, feeder: _Feeder):
+        common = dict(batch_size=self.batch_size, num_threads=self.num_threads,
+                      device_id=self.device.index if self.kind == "gpu" else None,
+                      seed=pipeline_seed(self.seed, self.epoch, self.shard_id),
+                      prefetch_queue_depth=PREFETCH)
+        gpu = self.kind == "gpu"
+        build = file_pipeline if self.split.images is None else array_pipeline
+        pipe = build(feeder, self.plan, gpu=gpu, exact_equalize=self.exact_equalize,
+                     **common)
+        pipe.build()
+        return pipe
+
+    # ---------------------------------------------------------------------- iteration
+    def _passes(self) -> Iterator[Tuple]:
+        self._feeder = feeder = _Feeder(self._make_batch, self._chunks())
+        pipe = self._build(feeder)
+        while True:
+            try:
+                outputs = pipe.run()
+            except StopIteration:
+                return
+            except Exception as e:   # the pipeline is dead after an error (dali-notes 9)
+                explained = self._explain(e)
+                if explained is e:
+                    raise
+                raise explained from e
+            yield tuple(self._to_torch(o) for o in outputs)
+
+    def _batch(self, views: torch.Tensor, index: torch.Tensor) -> ViewBatch:
+        index = index.reshape(-1).to(self.device, torch.int64)
+        if self._labels.device != self.device:
+            self._labels = self._labels.to(self.device)
+        labels = self._labels[index]
+        rotation = None if self._rotation is None else self._rotation.to(self.device)
+        return ViewBatch(views, labels, index, rotation)
+
+    def __iter__(self) -> Iterator[ViewBatch]:
+        for outputs in self._passes():
+            yield self._batch(outputs[0], outputs[1])
+
+    def iter_with_gates(self) -> Iterator[Tuple[ViewBatch, Optional[torch.Tensor],
+                                                Optional[torch.Tensor]]]:
+        """Like iter(), with which JDA steps fired: (batch, fired (B, V, L) bool, signs
+        (B, V, L) int8); rows of views without a chain are all False / 0. None, None for
+        families without a chain."""
+        for outputs in self._passes():
+            batch = self._batch(outputs[0], outputs[1])
+            if len(outputs) == 2:
+                yield batch, None, None
+            else:
+                yield batch, outputs[2].to(torch.bool), outputs[3]
+
+    def _to_torch(self, tensor_list) -> torch.Tensor:
+        if isinstance(tensor_list, TensorListGPU):
+            dense = tensor_list.as_tensor()
+            out = torch.empty(dense.shape(), dtype=to_torch_type[dense.dtype], device=self.device)
+            feed_ndarray(dense, out, cuda_stream=torch.cuda.current_stream(self.device))
+            return out
+        out = torch.from_numpy(np.array(tensor_list.as_array(), copy=True))
+        return out.to(self.device) if self.kind == "gpu" else out
+
+    def _explain(self, error: Exception) -> Exception:
+        """A decode failure in a file source becomes a KdaugError naming the bad file(s)."""
+        if self.split.files is None or self._feeder is None:
+            return error
+        suspects = sorted({int(i) for chunk in self._feeder.recent for i in chunk})
+        found = [(self.split.files[i], check_image_file(self.split.files[i], decode=True))
+                 for i in suspects]
+        # unreadable files first: a CMYK or PNG file decodes on the CPU, so it is a weaker
+        # suspect than a truncated or empty one
+        bad = sorted(((path, problem) for path, problem in found if problem),
+                     key=lambda found_one: not _unreadable(found_one[1]))
+        if not bad:
+            return error
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        return KdaugError(f"bad image file: {bad[0][0]} {bad[0][1]}{more}")
+
+
+def _unreadable(problem: str) -> bool:
+    return any(word in problem for word in ("empty", "not an image", "truncated", "corrupt",
+                                             "cannot"))
+
+
+def _check_images(split: Split, plan: ViewPlan) -> None:
+    if split.images is None:
+        return
+    images = split.images
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+        raise KdaugError(f"in-memory images must be uint8 (N, H, W, 3) RGB, got {images.dtype} "
+                         f"{tuple(images.shape)}")
+    if plan.crop == "none" and tuple(images.shape[1:3]) != (plan.size, plan.size):
+        raise KdaugError(f"images are {images.shape[1]}x{images.shape[2]} but the view plan "
+                         f"keeps them uncropped at {plan.size}x{plan.size}")
