@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from kdaug.augment.plan import ViewPlan
 
 CELL = 128       # pixels per image cell: 32x32 images are upscaled so that they can be seen
-TEXT_LINES = 4   # lines of op names under each cell
+TEXT_LINES = 7   # lines of op names under each cell (p=0.5 policies fire ~7 ops)
 LINE = 11
 
 
@@ -44,7 +44,10 @@ def _wrap(text: str, width: int) -> List[str]:
             line = word
         else:
             line = candidate
-    return (lines + [line])[:TEXT_LINES]
+    lines.append(line)
+    if len(lines) > TEXT_LINES:
+        lines = lines[:TEXT_LINES - 1] + ["..."]
+    return lines
 
 
 def render_grid(raws: Sequence[np.ndarray], views: Sequence[np.ndarray],

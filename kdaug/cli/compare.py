@@ -49,7 +49,9 @@ def compare(methods, out, json_path, **kwargs):
     rows = []
     teacher_path = kwargs.get("teacher_checkpoint")
     for name in names:
-        cfg = dataclasses.replace(TrainConfig(method=name, **kwargs), run_dir=str(out / name))
+        # every row trains the same student architecture (ce included: the student alone)
+        cfg = dataclasses.replace(TrainConfig(method=name, **kwargs), run_dir=str(out / name),
+                                  student=base.student)
         cfg.resume = (Path(cfg.run_dir) / "checkpoint.pt").exists()
         if teacher_path:
             cfg.teacher_checkpoint = teacher_path
