@@ -19,7 +19,8 @@ def models():
 
     table = Table(title="models")
     for col in ("name", "family", "input", "parameters"):
-        table.add_column(col, justify="right" if col in ("input", "parameters") else "left")
+        table.add_column(col, justify="right" if col in ("input", "parameters") else "left",
+                         no_wrap=True)
     for name, info in list_models().items():
         table.add_row(name, info["family"], str(info["input"]), f"{info['params'] / 1e6:.2f}M")
     console.print(table)
@@ -31,8 +32,9 @@ def methods():
     from kdaug.methods.base import list_methods
 
     table = Table(title="methods")
-    for col in ("name", "views", "view family", "trains", "teacher needed", "summary"):
-        table.add_column(col)
+    for col in ("name", "views", "view family", "trains", "teacher needed"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("summary", ratio=1)
     for name, cls in list_methods().items():
         lo, hi = cls.views_range
         views = f"{cls.default_views}" + ("" if lo == hi else f" ({lo}-{hi or '∞'})")
