@@ -59,8 +59,9 @@ GPU_EXACT = {"invert", "posterize", "solarize", "translateX", "translateY", "rot
 GPU_TOLERANCE = (1, 0.01)
 
 
-def run_op(op, magnitude, images=IMAGES, signs=SIGNS, gpu=False, exact_equalize=True):
-    """One op through a DALI pipeline; returns the output images as numpy arrays."""
+def run_graph(graph, images=IMAGES, signs=SIGNS, gpu=False):
+    """graph(images, per-sample int32 signs) through a DALI pipeline; returns the output
+    images as numpy arrays."""
     sign_arrays = [np.array(s, dtype=np.int32) for s in signs]
 
     @pipeline_def(batch_size=len(images), num_threads=1, device_id=0 if gpu else None)
@@ -68,7 +69,7 @@ def run_op(op, magnitude, images=IMAGES, signs=SIGNS, gpu=False, exact_equalize=
         x = fn.external_source(source=lambda: images, batch=True, layout="HWC",
                                device="gpu" if gpu else "cpu")
         sign = fn.external_source(source=lambda: sign_arrays, batch=True)
-        return ops.apply_op(x, op, magnitude, sign, exact_equalize=exact_equalize)
+        return graph(x, sign)
 
     p = pipe()
     p.build()
@@ -76,6 +77,13 @@ def run_op(op, magnitude, images=IMAGES, signs=SIGNS, gpu=False, exact_equalize=
     if gpu:
         out = out.as_cpu()
     return [np.array(out[i]) for i in range(len(images))]
+
+
+def run_op(op, magnitude, images=IMAGES, signs=SIGNS, gpu=False, exact_equalize=True):
+    """One op through a DALI pipeline, signs fed per sample."""
+    return run_graph(lambda x, sign: ops.apply_op(x, op, magnitude, sign,
+                                                  exact_equalize=exact_equalize),
+                     images, signs, gpu)
 
 
 def compare(op, magnitude, outputs, images=IMAGES, signs=SIGNS):
@@ -97,6 +105,40 @@ def test_op_matches_pil_on_cpu(op, level):
     worst, fraction = compare(op, magnitude, run_op(op, magnitude))
     max_diff, max_fraction = CPU_TOLERANCE.get(op, EXACT)
     assert worst <= max_diff and fraction <= max_fraction, (op, level, worst, fraction)
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_signed_ops_with_a_constant_sign(sign):
+    # the chain passes per-sample signs; a Python int sign takes other code paths
+    for op, level in STEPS:
+        magnitude = OpStep(op, level).magnitude
+        if OpStep(op, level).signed:
+            outputs = run_graph(lambda x, _: ops.apply_op(x, op, magnitude, sign))
+            signs = [sign] * len(IMAGES)
+            worst, fraction = compare(op, magnitude, outputs, signs=signs)
+            max_diff, max_fraction = CPU_TOLERANCE.get(op, EXACT)
+            assert worst <= max_diff and fraction <= max_fraction, (op, level, sign)
+
+
+def test_both_exact_equalize_implementations():
+    # numpy through python_function (the CPU's), the all-DALI staircase (the GPU's): both
+    # PIL's formula, checked here on the CPU; numpy stacks same-size images, so both of its
+    # paths run (mixed sizes in IMAGES, one size in the second batch)
+    same_size = [img for img in IMAGES if img.shape == (32, 32, 3)]
+    for images in (IMAGES, same_size):
+        for graph in (lambda x, _: ops.equalize(x), lambda x, _: ops.equalize_staircase(x)):
+            outputs = run_graph(graph, images, signs=[1] * len(images))
+            assert compare("equalize", None, outputs, images, [1] * len(images)) == (0, 0.0)
+
+
+def test_skipped_steps_are_identities():
+    # the chain gives these steps no conditional: PIL must leave the image as it is
+    skipped = [(op, level) for op, level in STEPS
+               if ops.is_identity(op, OpStep(op, level).magnitude)]
+    assert {op for op, _ in skipped} >= {"posterize", "shearY", "color"}
+    for op, level in skipped:
+        for img in IMAGES[:3]:
+            assert np.array_equal(reference.apply_op(img, op, OpStep(op, level).magnitude), img)
 
 
 def test_ops_are_not_identities():

@@ -19,6 +19,7 @@ from kdaug.data.source import Split  # noqa: E402
 from kdaug.errors import KdaugError  # noqa: E402
 from kdaug.pipelines import build_loader  # noqa: E402
 from kdaug.pipelines.files import check_image_file, folder_split  # noqa: E402
+from kdaug.pipelines import loader as loader_module  # noqa: E402
 from kdaug.pipelines.loader import DaliLoader  # noqa: E402
 
 
@@ -121,6 +122,29 @@ def test_jda_view0_has_no_chain_and_view1_is_the_reference_chain():
         assert find_crop(to_uint8(batch.views[b, 1], plan), chained, plan.pad) is not None, b
         fired_any += bool(fired[b, 1].any())
     assert fired_any >= 20   # P(no step fires) = 0.7**14 < 1%: the chain really ran
+
+
+@pytest.mark.parametrize("lane_batch", [16, 32])
+def test_two_lanes_keep_the_order_and_repeat(monkeypatch, lane_batch):
+    # on the CPU, num_threads=2 runs two single-threaded pipelines, run r on lane r % 2, each
+    # run covering lane_batch // 16 batches of 16
+    monkeypatch.setattr(loader_module, "LANE_BATCH", lane_batch)
+    plan = train_plan("small", family="jda", num_views=2, policy="cifar10")
+    split = _cifar_like(64)
+    runs = [list(DaliLoader(split, plan, 16, train=True, device="cpu", num_threads=2,
+                            seed=5).iter_with_gates()) for _ in range(2)]
+    index = torch.cat([batch.index for batch, _, _ in runs[0]])
+    assert np.array_equal(index.numpy(), epoch_indices(64, 0, 5, True))
+    for (a, fired_a, _), (b, fired_b, _) in zip(*runs):
+        assert a.batch_size == 16 and torch.equal(a.views, b.views)
+        assert torch.equal(fired_a, fired_b)
+    first, second = runs[0][0], runs[0][lane_batch // 16]   # first batches of lanes 0 and 1
+    assert not torch.equal(first[1], second[1])             # the lanes draw differently
+    for batch, fired, signs in (first, second):
+        for b in range(4):
+            raw = split.images[int(batch.index[b])]
+            chained = replay_chain(raw, plan.policy, fired[b, 1].tolist(), signs[b, 1].tolist())
+            assert find_crop(to_uint8(batch.views[b, 1], plan), chained, plan.pad) is not None
 
 
 def test_rotation_views_share_crop_and_flip():

@@ -3,7 +3,9 @@
 Per view, as in kdaug.augment.reference.make_views: JDA chain on the raw full image (augmented
 views) -> crop -> flip -> quarter-turn rotation -> normalise. Each view draws its own crop and
 flip, except where the family shares them (rotation: one crop and flip; rotation-crop: one
-flip). Output per sample: (V, 3, S, S) float16 on the GPU, float32 on the CPU.
+flip). Output per sample: V views (3, S, S), float16 on the GPU, float32 on the CPU, as V
+separate pipeline outputs (the loader assembles (B, V, 3, S, S) with the one copy it makes
+anyway, instead of a DALI stack and a copy).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from nvidia.dali.pipeline import do_not_convert
 from kdaug.augment.plan import ViewPlan
 from kdaug.pipelines.chain import jda_chain
 
-EXACT_EQUALIZE_MAX_PIXELS = 64 * 64  # PIL's equalize needs an (H, W, 3, 255) intermediate
+EXACT_EQUALIZE_MAX_PIXELS = 64 * 64  # PIL's equalize on the GPU: an (H, W, 3, 255) staircase
 
 
 # ---------------------------------------------------------------------------------- crops
@@ -33,13 +35,12 @@ def _start(top, left):
 
 @do_not_convert
 def pad_crop(img: DataNode, plan: ViewPlan) -> DataNode:
-    """torchvision RandomCrop(size, padding=pad): zero-pad, then a uniform window."""
-    height, width = _hw(img)
-    u = fn.cast(fn.random.uniform(range=[0.0, 1.0], shape=[2]), dtype=types.FLOAT64)
-    extra = 2 * plan.pad - plan.size + 1      # window positions: extent + extra
-    top = dmath.min(dmath.floor(u[0] * (height + extra)), height + extra - 1) - plan.pad
-    left = dmath.min(dmath.floor(u[1] * (width + extra)), width + extra - 1) - plan.pad
-    return fn.slice(img, start=_start(top, left), shape=[plan.size, plan.size], axis_names="HW",
+    """torchvision RandomCrop(size, padding=pad): zero-pad, then a uniform window (top and
+    left drawn together: every scalar operator costs tens of microseconds per batch)."""
+    positions = img.shape(dtype=types.FLOAT64)[0:2] + (2 * plan.pad - plan.size + 1)
+    u = fn.random.uniform(range=[0.0, 1.0], shape=[2], dtype=types.FLOAT64)   # [0, 1)
+    start = fn.cast(dmath.floor(u * positions) - plan.pad, dtype=types.INT32)
+    return fn.slice(img, start=start, shape=[plan.size, plan.size], axis_names="HW",
                     out_of_bounds_policy="pad", fill_values=0)
 
 
@@ -113,8 +114,8 @@ def finish(img: DataNode, flip: Optional[DataNode], k: int, plan: ViewPlan, dtyp
 # ---------------------------------------------------------------------------------- views
 
 def realise_views(raw: DataNode, plan: ViewPlan, *, dtype, exact_equalize: bool
-                  ) -> Tuple[DataNode, Optional[DataNode], Optional[DataNode]]:
-    """(views (V, 3, S, S), fired (V, L) uint8, signs (V, L) int8) per sample; fired/signs are
+                  ) -> Tuple[List[DataNode], Optional[DataNode], Optional[DataNode]]:
+    """(V views (3, S, S), fired (V, L) uint8, signs (V, L) int8) per sample; fired/signs are
     None unless the family is jda (rows of views without a chain are zeros)."""
     views: List[DataNode] = []
     if plan.family == "rotation":
@@ -136,22 +137,21 @@ def realise_views(raw: DataNode, plan: ViewPlan, *, dtype, exact_equalize: bool
             no_chain = (fn.cast(fired0 * 0, dtype=types.UINT8),   # rows of views without one
                         fn.cast(signs0 * 0, dtype=types.INT8))
             rows = [chains.get(v, no_chain) for v in range(plan.num_views)]
-            return (fn.stack(*views), fn.stack(*[r[0] for r in rows]),
-                    fn.stack(*[r[1] for r in rows]))
-    return fn.stack(*views), None, None
+            return views, fn.stack(*[r[0] for r in rows]), fn.stack(*[r[1] for r in rows])
+    return views, None, None
 
 
 # ------------------------------------------------------------------------------ pipelines
 
 def _outputs(views, fired, signs, index):
-    return (views, index) if fired is None else (views, index, fired, signs)
+    return (*views, index) if fired is None else (*views, index, fired, signs)
 
 
 @pipeline_def(enable_conditionals=True)
 def array_pipeline(source, plan: ViewPlan, *, gpu: bool, exact_equalize: bool):
     """Images from memory: ``source()`` returns (images (B, H, W, 3) uint8, index (B,) int64),
     numpy on the CPU or torch CUDA tensors for a GPU pipeline; raises StopIteration at the end
-    of an epoch. Outputs: views, index[, fired, signs]."""
+    of an epoch. Outputs: V views, index[, fired, signs]."""
     images, index = fn.external_source(source=source, num_outputs=2, batch=True,
                                        layout=["HWC", ""], device="gpu" if gpu else "cpu")
     views, fired, signs = realise_views(images, plan, exact_equalize=exact_equalize,
