@@ -36,6 +36,17 @@ def epoch_indices(n: int, epoch: int, seed: int, train: bool, shard_id: int = 0,
     return np.arange(n, dtype=np.int64)[shard_id::num_shards]
 
 
+def check_loader_args(n: int, batch_size: int, train: bool, shard_id: int, num_shards: int) -> None:
+    """The argument checks every loader backend shares (same sharding rule, same errors)."""
+    if batch_size < 1:
+        raise KdaugError(f"batch size must be at least 1, got {batch_size}")
+    if num_shards < 1 or not 0 <= shard_id < num_shards:
+        raise KdaugError(f"shard {shard_id} of {num_shards} does not exist")
+    if train and n // num_shards < batch_size:
+        raise KdaugError(f"batch size {batch_size} is larger than the "
+                         f"{n // num_shards} training samples per shard")
+
+
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     """The generator of one sample's augmentation draws."""
     return np.random.default_rng(np.random.SeedSequence([seed, epoch, index]))
@@ -109,15 +120,9 @@ class ReferenceLoader:
     def __init__(self, split: Split, plan: ViewPlan, batch_size: int, *, train: bool,
                  seed: int = 0, device="cpu", shard_id: int = 0, num_shards: int = 1,
                  num_workers: int = 0):
-        if batch_size < 1:
-            raise KdaugError(f"batch size must be at least 1, got {batch_size}")
+        check_loader_args(len(split), batch_size, train, shard_id, num_shards)
         if num_workers < 0:
             raise KdaugError(f"number of loader workers must be >= 0, got {num_workers}")
-        if num_shards < 1 or not 0 <= shard_id < num_shards:
-            raise KdaugError(f"shard {shard_id} of {num_shards} does not exist")
-        if train and len(split) // num_shards < batch_size:
-            raise KdaugError(f"batch size {batch_size} is larger than the "
-                             f"{len(split) // num_shards} training samples per shard")
         self.plan = plan
         self.train = train
         self.device = torch.device(device)

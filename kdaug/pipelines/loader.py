@@ -34,10 +34,11 @@ from nvidia.dali.backend import GetCUDADeviceCount, TensorListGPU
 from nvidia.dali.plugin.pytorch import feed_ndarray, to_torch_type
 
 from kdaug.augment.plan import ViewPlan
-from kdaug.augment.reference_loader import epoch_indices
+from kdaug.augment.reference_loader import check_loader_args, epoch_indices
 from kdaug.data.source import Split
 from kdaug.errors import KdaugError
-from kdaug.pipelines.files import check_image_file, read_encoded
+from kdaug.data.check import check_file
+from kdaug.pipelines.files import read_encoded
 from kdaug.pipelines.views import EXACT_EQUALIZE_MAX_PIXELS, array_pipeline, file_pipeline
 from kdaug.viewbatch import ViewBatch
 
@@ -102,13 +103,7 @@ class DaliLoader:
                  seed: int = 0, device: str = "auto", shard_id: int = 0, num_shards: int = 1,
                  num_threads: Optional[int] = None, exact_equalize: Optional[bool] = None):
         self.kind = resolve_device(device)
-        if batch_size < 1:
-            raise KdaugError(f"batch size must be at least 1, got {batch_size}")
-        if num_shards < 1 or not 0 <= shard_id < num_shards:
-            raise KdaugError(f"shard {shard_id} of {num_shards} does not exist")
-        if train and len(split) // num_shards < batch_size:
-            raise KdaugError(f"batch size {batch_size} is larger than the "
-                             f"{len(split) // num_shards} training samples per shard")
+        check_loader_args(len(split), batch_size, train, shard_id, num_shards)
         if num_threads is not None and num_threads < 1:
             raise KdaugError(f"number of DALI threads must be >= 1, got {num_threads}")
         _check_images(split, plan)
@@ -256,21 +251,18 @@ class DaliLoader:
             return error
         suspects = sorted({int(i) for feeder in self._feeders for chunk in feeder.recent
                            for i in chunk})
-        found = [(self.split.files[i], check_image_file(self.split.files[i], decode=True))
-                 for i in suspects]
-        # unreadable files first: a CMYK or PNG file decodes on the CPU, so it is a weaker
-        # suspect than a truncated or empty one
-        bad = sorted(((path, problem) for path, problem in found if problem),
-                     key=lambda found_one: not _unreadable(found_one[1]))
+        found = [(self.split.files[i], problem) for i in suspects
+                 for problem in check_file(self.split.files[i])]
+        # undecodable files first: a CMYK, greyscale or PNG file decodes on the CPU, so it is
+        # a weaker suspect than a truncated or empty one
+        bad = sorted(found, key=lambda found_one: not found_one[1].startswith(FATAL))
         if not bad:
             return error
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        return KdaugError(f"bad image file: {bad[0][0]} {bad[0][1]}{more}")
+        return KdaugError(f"bad image file: {bad[0][0]}: {bad[0][1]}{more}")
 
 
-def _unreadable(problem: str) -> bool:
-    return any(word in problem for word in ("empty", "not an image", "truncated", "corrupt",
-                                             "cannot"))
+FATAL = ("unreadable", "empty", "truncated", "cannot decode")  # kdaug.data.check's words
 
 
 def _check_images(split: Split, plan: ViewPlan) -> None:
