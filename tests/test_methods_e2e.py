@@ -78,5 +78,7 @@ def test_wrong_combinations_refused(tmp_path, cifar_dir):
     assert res.exit_code == 1 and "hsakd-teacher" in res.output and "Traceback" not in res.output
     res = invoke(["train", "--method", "sskd", "--views", "2", "--run-dir", str(tmp_path / "y")] + data, tmp_path)
     assert res.exit_code == 1 and "--views 2: method sskd uses 4 views" in res.output
-    res = invoke(["train", "--method", "hsakd", "--run-dir", str(tmp_path / "z")] + data, tmp_path)
-    assert res.exit_code == 1 and "needs --teacher-checkpoint" in res.output
+    # no checkpoint: the teacher stage is trained first, and the command says so
+    res = invoke(["train", "--method", "hsakd", "--teacher", "resnet8", "--student", "resnet8",
+                  "--run-dir", str(tmp_path / "z")] + data, tmp_path)
+    assert res.exit_code == 0 and "training a resnet8 (hsakd) with `--method hsakd-teacher`" in " ".join(res.output.split())

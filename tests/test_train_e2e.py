@@ -158,3 +158,17 @@ def test_ddp_two_processes_gloo(teacher_ckpt, tmp_path):
     assert ddp_rows[0]["val_count"] == one_rows[0]["val_count"] == 359
     cfg = json.loads((tmp_path / "ddp" / "config.json").read_text())
     assert cfg["world_size"] == 2
+
+
+def test_compare_evaluates_a_foreign_teacher(teacher_ckpt, tmp_path):
+    """A bare state_dict (as torchvision ships) has no kdaug metrics: the teacher row is
+    evaluated, and equals what `kdaug eval` says of the same weights."""
+    bare = tmp_path / "bare.pth"
+    torch.save(torch.load(teacher_ckpt, weights_only=True)["model"], bare)
+    res = run(["compare", "--methods", "kd", "--teacher", "resnet8", "--student", "resnet8",
+               "--teacher-checkpoint", str(bare), "--out", str(tmp_path / "cmp"),
+               "--backend", "reference"] + SMALL, tmp_path)
+    assert res.exit_code == 0, res.output
+    rows = json.loads((tmp_path / "cmp" / "results.json").read_text())["rows"]
+    own = json.loads((teacher_ckpt.parent / "metrics.json").read_text())[-1]["val_top1"]
+    assert rows[0]["row"] == "teacher" and rows[0]["top1"] == pytest.approx(own)

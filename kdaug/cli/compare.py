@@ -64,7 +64,7 @@ def compare(methods, out, json_path, **kwargs):
                      "views": used["views"], "top1": summary["final_top1"],
                      "best_top1": summary["best_top1"], "run_dir": summary["run_dir"]})
     if teacher_path:
-        rows.insert(0, _teacher_row(teacher_path, base))
+        rows.insert(0, _teacher_row(teacher_path, base, kwargs))
     result = {"dataset": base.dataset, "seed": base.seed, "epochs": base.epochs,
               "backend": kwargs.get("backend"), "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
@@ -82,15 +82,19 @@ def compare(methods, out, json_path, **kwargs):
     console.print(f"results: {out / 'results.json'}")
 
 
-def _teacher_row(path, base) -> dict:
-    from kdaug.engine import checkpoint as ckpt
-
-    state = ckpt.load(path)
+def _teacher_row(path, base, kwargs) -> dict:
+    """The teacher's own top-1: from its run's metrics when kdaug trained it, else evaluated."""
     rows_file = Path(path).parent / "metrics.json"
-    top1 = best = None
-    if rows_file.exists():  # a teacher trained by kdaug: its own final evaluation
+    if rows_file.exists():
         log = json.loads(rows_file.read_text())
+        arch = json.loads((Path(path).parent / "config.json").read_text())["trained_arch"]
         top1, best = log[-1]["val_top1"], max(r["val_top1"] for r in log)
-    return {"row": "teacher", "method": "ce", "arch": state.get("arch", base.teacher),
-            "views": 1, "top1": top1 if top1 is not None else float("nan"),
-            "best_top1": best if best is not None else float("nan"), "run_dir": str(Path(path).parent)}
+    else:
+        from kdaug.engine.build import evaluate_checkpoint
+
+        res = evaluate_checkpoint(path, base.dataset, data_dir=base.data_dir, arch=kwargs.get("teacher"),
+                                  backend=base.backend, aug_device=base.aug_device,
+                                  device=base.device, workers=base.workers)
+        arch, top1, best = res["arch"], res["top1"], res["top1"]
+    return {"row": "teacher", "method": "ce", "arch": arch, "views": 1, "top1": top1,
+            "best_top1": best, "run_dir": str(Path(path).parent)}

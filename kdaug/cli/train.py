@@ -27,7 +27,9 @@ def config_from(kwargs) -> TrainConfig:
               help="Student architecture [default: resnet8x4 on CIFAR, resnet18 on class "
                    "folders, resnet8 on digits]. With `--method ce`, trains it alone.")
 @click.option("--teacher-checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Trained teacher: a kdaug checkpoint or a torchvision state_dict file.")
+              help="Trained teacher: a kdaug checkpoint or a torchvision state_dict file. "
+                   "Without one, the teacher (and the stages it needs) is trained first with "
+                   "the same recipe and cached in --cache-dir.")
 @click.option("--views", type=click.IntRange(min=1), default=None,
               help="Views per image, view 0 the original [default: the method's: 2 for kd/ccd, "
                    "4 for hsakd/sskd, 1 for ce].")
@@ -94,18 +96,10 @@ def run_training(cfg: TrainConfig, label: str = None) -> dict:
 def evaluate_cmd(checkpoint, arch, dataset, data_dir, few_shot, backend, aug_device, device,
                  workers, batch_size):
     """Top-1/top-5 of a checkpoint on a dataset's validation split."""
-    from kdaug.augment.plan import eval_plan
-    from kdaug.data import load_dataset
-    from kdaug.engine.checkpoint import load_model
-    from kdaug.engine.loaders import choose_backend, make_loader, resolve_device
-    from kdaug.engine.trainer import evaluate
+    from kdaug.engine.build import evaluate_checkpoint
 
-    dev = resolve_device(device)
-    data = load_dataset(dataset, data_dir=data_dir)
-    model, arch = load_model(checkpoint, "plain", arch, data.num_classes)
-    choice = choose_backend(backend, aug_device, dev)
-    loader = make_loader(choice, data.val, eval_plan(data.geometry, data.mean, data.std),
-                         batch_size, train=False, seed=0, train_device=dev, workers=workers)
-    res = evaluate(model.to(dev), loader, dev)
-    console.print(f"{arch} on {dataset} val ({res['count']} images): top-1 {res['top1']:.2f}  "
-                  f"top-5 {res['top5']:.2f}  loss {res['loss']:.4f}")
+    res = evaluate_checkpoint(checkpoint, dataset, data_dir=data_dir, arch=arch, backend=backend,
+                              aug_device=aug_device, device=device, workers=workers,
+                              batch_size=batch_size)
+    console.print(f"{res['arch']} on {dataset} val ({res['count']} images): top-1 "
+                  f"{res['top1']:.2f}  top-5 {res['top5']:.2f}  loss {res['loss']:.4f}")

@@ -22,9 +22,6 @@ from kdaug.engine.trainer import Trainer
 from kdaug.errors import KdaugError
 from kdaug.methods.base import get_method, list_methods
 
-EMBEDDED = ("digits", "synthetic")  # datasets on which a missing teacher is trained and cached
-
-
 def method_class(name: str):
     try:
         return get_method(name)
@@ -98,11 +95,8 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
     if method_cls.teacher_kind is not None:
         path = cfg.teacher_checkpoint
         if path is None and method_cls.teacher_required:
-            if cfg.dataset not in EMBEDDED:
-                raise KdaugError(f"method {cfg.method} needs --teacher-checkpoint (a "
-                                 f"'{method_cls.teacher_kind}' {cfg.teacher}); train one with "
-                                 f"`kdaug train --method {_producer(method_cls.teacher_kind)} "
-                                 f"--teacher {cfg.teacher} --dataset {cfg.dataset}`")
+            # `kdaug train --dataset imagenet --method ccd` works as written: the missing
+            # teacher is trained first (through its stages) and cached, loudly
             path = ensure_teacher(cfg, method_cls.teacher_kind, cfg.teacher, dist, progress_factory, say)
         if path is not None:
             teacher, teacher_arch = ckpt.load_model(
@@ -169,7 +163,7 @@ def _producer(kind: str) -> str:
 
 def ensure_teacher(cfg: TrainConfig, kind: str, arch: str, dist: DistInfo,
                    progress_factory: Callable, say: Callable) -> Path:
-    """On the embedded datasets: train the missing teacher once, cache it, reuse it after."""
+    """Train the missing teacher once (with its own teacher stages first), cache it, reuse it."""
     producer = _producer(kind)
     run_dir = cache_root(cfg) / "teachers" / (
         f"{cfg.dataset}-{arch}-{kind}-seed{cfg.seed}-e{cfg.epochs}-fs{cfg.few_shot}-{cfg.backend}")
@@ -180,10 +174,26 @@ def ensure_teacher(cfg: TrainConfig, kind: str, arch: str, dist: DistInfo,
             say(f"teacher: reusing the cached {arch} ({kind}) in {run_dir}")
             return path
     say(f"teacher: no --teacher-checkpoint given; training a {arch} ({kind}) with "
-        f"`--method {producer}` first, cached in {run_dir}")
+        f"`--method {producer}` first ({cfg.epochs} epochs; pass --teacher-checkpoint to skip "
+        f"this), cached in {run_dir}")
     sub = dataclasses.replace(cfg, method=producer, teacher=arch, student=None, views=None,
                               policy=None, teacher_checkpoint=None, run_dir=str(run_dir),
                               resume=path.exists(), hp={})
     trainer = build_trainer(sub, dist, progress_factory, say)
     trainer.fit()
     return path
+
+
+def evaluate_checkpoint(path, dataset: str, *, data_dir=None, arch=None, backend="auto",
+                        aug_device="auto", device="auto", workers=None, batch_size=256) -> dict:
+    """Top-1/top-5/loss of a checkpoint (any kind: its plain classifier) on a validation split."""
+    from kdaug.data import load_dataset
+    from kdaug.engine.trainer import evaluate
+
+    dev = resolve_device(device)
+    data = load_dataset(dataset, data_dir=data_dir)
+    model, arch = ckpt.load_model(path, "plain", arch, data.num_classes)
+    choice = choose_backend(backend, aug_device, dev)
+    loader = make_loader(choice, data.val, eval_plan(data.geometry, data.mean, data.std),
+                         batch_size, train=False, seed=0, train_device=dev, workers=workers)
+    return {**evaluate(model.to(dev), loader, dev), "arch": arch}
