@@ -139,17 +139,18 @@ def test_compare_prints_the_table(teacher_ckpt, tmp_path):
     assert "student alone" in res.output and "CCD" in res.output
 
 
-def test_ddp_two_processes_gloo(teacher_ckpt, tmp_path):
+@pytest.mark.parametrize("backend", ["reference", "dali"])
+def test_ddp_two_processes_gloo(backend, teacher_ckpt, tmp_path):
     """torchrun with 2 CPU processes (gloo): same result shape as one process."""
     env = {**os.environ, "KDAUG_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_port", "29517", "-m", "kdaug.cli", "train", "--method", "kd",
+           "--master_port", str(29517 + (backend == "dali")), "-m", "kdaug.cli", "train", "--method", "kd",
            "--student", "resnet8", "--teacher-checkpoint", str(teacher_ckpt), "--device", "cpu",
-           "--run-dir", str(tmp_path / "ddp"), "--backend", "reference"] + SMALL
+           "--run-dir", str(tmp_path / "ddp"), "--backend", backend] + SMALL
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     single = run(cmd[cmd.index("train"):-len(SMALL) - 4] + ["--run-dir", str(tmp_path / "one"),
-                                                             "--backend", "reference"] + SMALL, tmp_path)
+                                                             "--backend", backend] + SMALL, tmp_path)
     assert single.exit_code == 0, single.output
     ddp_rows = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     one_rows = json.loads((tmp_path / "one" / "metrics.json").read_text())
