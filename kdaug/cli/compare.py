@@ -56,7 +56,7 @@ def compare(methods, out, json_path, **kwargs):
         if teacher_path:
             cfg.teacher_checkpoint = teacher_path
         console.rule(f"{LABELS.get(name, name)} ({name})")
-        summary = run_training(cfg, label=name)
+        summary = run_training(cfg)
         used = json.loads((Path(cfg.run_dir) / "config.json").read_text())
         if used.get("teacher_checkpoint"):
             teacher_path = used["teacher_checkpoint"]

@@ -11,6 +11,8 @@ class EpochProgress:
         self.bar = None
 
     def epoch_start(self, epoch: int, epochs: int, total: int) -> None:
+        if not self.console.is_terminal:  # logs get the per-epoch line only, no bar residue
+            return
         self.bar = Progress(
             TextColumn(f"[bold]{self.label}[/] epoch {epoch + 1}/{epochs}"), BarColumn(),
             MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
@@ -20,7 +22,8 @@ class EpochProgress:
         self.task = self.bar.add_task("train", total=total, loss=float("nan"), vps=0.0)
 
     def step(self, loss: float, views_per_s: float) -> None:
-        self.bar.update(self.task, advance=1, loss=loss, vps=views_per_s)
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, loss=loss, vps=views_per_s)
 
     def epoch_done(self, row: dict) -> None:
         if self.bar is not None:
@@ -30,4 +33,4 @@ class EpochProgress:
             f"{self.label} epoch {row['epoch'] + 1}: loss {row['train_loss']:.3f}  "
             f"train top-1 {row['train_top1']:.1f}  val top-1 {row['val_top1']:.2f}  "
             f"top-5 {row['val_top5']:.2f}  {row['views_per_s']:,.0f} views/s  "
-            f"({row['epoch_time_s']:.1f}s)")
+            f"({row['epoch_time_s']:.1f}s)", highlight=False)

@@ -59,14 +59,14 @@ def train(**kwargs):
     run_training(cfg)
 
 
-def run_training(cfg: TrainConfig, label: str = None) -> dict:
+def run_training(cfg: TrainConfig) -> dict:
     from kdaug.engine import distributed
     from kdaug.engine.build import build_trainer
     from kdaug.engine.loaders import resolve_device
 
     dist = distributed.init(resolve_device(cfg.device).type)
     try:
-        trainer = build_trainer(cfg, dist, lambda: EpochProgress(console, label or cfg.method),
+        trainer = build_trainer(cfg, dist, lambda name: EpochProgress(console, name),
                                 say=console.print if dist.is_main else (lambda *_: None))
         if dist.is_main:
             c = trainer.cfg
@@ -79,7 +79,7 @@ def run_training(cfg: TrainConfig, label: str = None) -> dict:
         summary = trainer.fit()
         if dist.is_main:
             console.print(f"done: best top-1 {summary['best_top1']:.2f}, final top-1 "
-                          f"{summary['final_top1']:.2f} -> {summary['run_dir']}")
+                          f"{summary['final_top1']:.2f} -> {summary['run_dir']}", highlight=False)
         return summary
     finally:
         distributed.shutdown(dist)

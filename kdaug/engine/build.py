@@ -121,7 +121,7 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
     cfg = dataclasses.replace(cfg, run_dir=str(run_dir))
     record = {"kind": method_cls.model_kind, "arch": arch, "num_classes": data.num_classes,
               "classes": data.classes}
-    progress = progress_factory() if (progress_factory and dist.is_main and not cfg.quiet) else None
+    progress = progress_factory(cfg.method) if (progress_factory and dist.is_main and not cfg.quiet) else None
     trainer = Trainer(cfg, method, train_loader, val_loader, device, dist, run_dir, record, progress)
     trainer.backend, trainer.dataset, trainer.train_plan = choice, data, tplan
     if cfg.resume:
