@@ -238,3 +238,21 @@ def test_op_matches_pil_on_gpu(op, level):
     worst, fraction = compare(op, magnitude, run_op(op, magnitude, gpu=True))
     max_diff, max_fraction = EXACT if op in GPU_EXACT else GPU_TOLERANCE
     assert worst <= max_diff and fraction <= max_fraction, (op, level, worst, fraction)
+
+
+def test_luma_equals_pil_for_every_rgb_colour():
+    """The grey image behind color and contrast: PIL's fixed-point L for all 2^24 colours
+    (the +0.5/floor is explicit, so the GPU's round-half-to-even cast cannot change it)."""
+    from PIL import Image
+
+    v = np.arange(1 << 24, dtype=np.uint32)
+    img = np.stack([(v >> 16) & 255, (v >> 8) & 255, v & 255], -1).astype(np.uint8).reshape(4096, 4096, 3)
+
+    @pipeline_def(batch_size=1, num_threads=1, device_id=None)
+    def luma():
+        return ops._luma(fn.external_source(source=lambda: [img], batch=True, layout="HWC"))
+
+    pipe = luma()
+    pipe.build()
+    out = np.asarray(pipe.run()[0].as_array()[0])[..., 0]
+    assert np.array_equal(out, np.asarray(Image.fromarray(img).convert("L")))

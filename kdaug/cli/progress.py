@@ -21,9 +21,13 @@ class EpochProgress:
         self.bar.start()
         self.task = self.bar.add_task("train", total=total, loss=float("nan"), vps=0.0)
 
-    def step(self, loss: float, views_per_s: float) -> None:
+    @property
+    def completed(self) -> int:
+        return int(self.bar.tasks[0].completed) if self.bar is not None else 0
+
+    def step(self, loss: float, views_per_s: float, advance: int = 1) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, loss=loss, vps=views_per_s)
+            self.bar.update(self.task, advance=advance, loss=loss, vps=views_per_s)
 
     def epoch_done(self, row: dict) -> None:
         if self.bar is not None:

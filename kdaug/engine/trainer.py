@@ -3,6 +3,7 @@ method: everything method-specific lives in kdaug/methods."""
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from pathlib import Path
 from typing import Callable, Dict, Optional
@@ -14,7 +15,8 @@ from kdaug.engine import checkpoint as ckpt
 from kdaug.engine.distributed import DistInfo, all_sum
 from kdaug.engine.metrics import MetricLog, topk_correct
 from kdaug.errors import KdaugError
-from kdaug.viewbatch import ViewBatch
+
+SYNC_EVERY = 20  # steps between reads of a loss value (each read waits for the GPU)
 
 
 def prepare_views(views: torch.Tensor, device: torch.device, channels_last: bool,
@@ -122,8 +124,11 @@ class Trainer:
             total = min(total, self.cfg.limit_batches)
         if total == 0:
             raise KdaugError("the training split is smaller than one batch: lower --batch-size")
-        sums: Dict[str, float] = {}
-        seen = correct = views_seen = 0
+        # running sums stay on the device: reading a value back forces a GPU sync, so that
+        # happens only every SYNC_EVERY steps (finite-loss check, progress) and at the end
+        sums: Dict[str, torch.Tensor] = {}
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        seen = views_seen = 0
         start = time.perf_counter()
         if self.progress:
             self.progress.epoch_start(epoch, self.cfg.epochs, total)
@@ -135,27 +140,29 @@ class Trainer:
             with self._autocast():
                 out = self.forward(views, labels)
             loss = sum(out.losses.values())
-            if not torch.isfinite(loss):
-                raise KdaugError(f"the loss became {loss.item()} at epoch {epoch} step {step}: "
-                                 f"lower --lr or check the teacher checkpoint")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.clip_grad:
                 nn.utils.clip_grad_norm_(self.trainable, self.cfg.clip_grad)
             self.optimizer.step()
-            for k, v in out.losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
-            correct += topk_correct(out.logits.detach().float(), labels, (1,))[0]
+            for k, v in {**out.losses, "loss": loss}.items():
+                sums[k] = sums[k] + v.detach() if k in sums else v.detach().clone()
+            correct += (out.logits.detach().argmax(1) == labels).sum()
             seen += labels.shape[0]
             views_seen += views.shape[0] * views.shape[1]
-            if self.progress:
-                self.progress.step(float(loss.detach()), views_seen / (time.perf_counter() - start))
+            if step % SYNC_EVERY == 0 or step == total - 1:
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise KdaugError(f"the loss became {value} at epoch {epoch} step {step}: "
+                                     f"lower --lr or check the teacher checkpoint")
+                if self.progress:
+                    self.progress.step(value, views_seen / (time.perf_counter() - start),
+                                       advance=step + 1 - self.progress.completed)
         elapsed = time.perf_counter() - start
         steps = min(total, step + 1)
-        stats = {f"train_{k}": v / steps for k, v in sums.items()}
-        stats.update(train_top1=100.0 * correct / max(seen, 1), views_per_s=views_seen / elapsed,
-                     epoch_time_s=elapsed)
+        stats = {f"train_{k}": float(v) / steps for k, v in sums.items()}
+        stats.update(train_top1=100.0 * int(correct) / max(seen, 1),
+                     views_per_s=views_seen / elapsed, epoch_time_s=elapsed)
         return stats
 
     @torch.no_grad()

@@ -115,9 +115,13 @@ class DaliLoader:
         self._per_run = max(1, LANE_BATCH // batch_size) if lanes else 1   # batches per run
         self.device = (torch.device("cuda", torch.cuda.current_device()) if self.kind == "gpu"
                        else torch.device("cpu"))
-        self.exact_equalize = (
-            exact_equalize if exact_equalize is not None else split.images is not None
-            and split.images.shape[1] * split.images.shape[2] <= EXACT_EQUALIZE_MAX_PIXELS)
+        small = (split.images is not None
+                 and split.images.shape[1] * split.images.shape[2] <= EXACT_EQUALIZE_MAX_PIXELS)
+        if exact_equalize and self.kind == "gpu" and not small:
+            # the GPU formulation holds an (H, W, 3, 255) staircase per image
+            raise KdaugError(f"exact equalize on the GPU is limited to in-memory images of at "
+                             f"most {EXACT_EQUALIZE_MAX_PIXELS} pixels")
+        self.exact_equalize = small if exact_equalize is None else exact_equalize
         self.epoch = 0
         self._feeders: List[_Feeder] = []
         self._labels = torch.as_tensor(split.labels, dtype=torch.int64)

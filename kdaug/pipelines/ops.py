@@ -108,8 +108,9 @@ _LUMA = [19595 / 65536, 38470 / 65536, 7471 / 65536]
 
 def _luma(img):
     """PIL's RGB -> L, (R*19595 + G*38470 + B*7471 + 0x8000) >> 16, as (H, W, 1) uint8: the
-    weighted sum is exact in float32 and coord_transform rounds half up."""
-    return fn.coord_transform(img, M=_LUMA, dtype=types.UINT8)
+    weighted sum is exact in float32; the +0.5 and floor are explicit because a uint8
+    coord_transform rounds half away from zero on the CPU but half to even on the GPU."""
+    return _floor_u8(fn.coord_transform(img, M=_LUMA, dtype=types.FLOAT) + 0.5)
 
 
 @do_not_convert   # python_function bodies must not be rewritten by AutoGraph
