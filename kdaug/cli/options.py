@@ -15,6 +15,13 @@ def _milestones(ctx, param, value):
         raise click.BadParameter("expected comma-separated epochs, e.g. 150,180,210") from None
 
 
+def _stack(f, opts):
+    """Apply click options so that --help lists them in the order written."""
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
 def data_options(f):
     opts = [
         click.option("--dataset", default="digits", show_default=True,
@@ -26,9 +33,7 @@ def data_options(f):
         click.option("--few-shot", type=click.FloatRange(0, 1, min_open=True), default=None,
                      help="Train on this stratified, seeded fraction of the training split."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _stack(f, opts)
 
 
 def backend_options(f):
@@ -46,9 +51,7 @@ def backend_options(f):
         click.option("--workers", type=click.IntRange(min=0), default=None,
                      help="Reference DataLoader workers / DALI threads [default: all cores]."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _stack(f, opts)
 
 
 def recipe_options(f):
@@ -83,6 +86,4 @@ def recipe_options(f):
                           "[default: $KDAUG_CACHE or ~/.cache/kdaug]."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _stack(f, opts)
