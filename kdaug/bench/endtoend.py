@@ -13,9 +13,9 @@ from typing import Callable, Iterator, List, Optional
 
 import torch
 
-from kdaug.bench.backends import Backend, Endless, batches_in_flight, open_loader, release
+from kdaug.bench.backends import Backend, Endless, batches_in_flight, open_loader
 from kdaug.bench.context import GpuMemory
-from kdaug.bench.loaders import failure, plan_for
+from kdaug.bench.loaders import measured, plan_for
 from kdaug.bench.settings import PAIRS, BenchSettings, Pair
 from kdaug.bench.timing import summarize, synchronizer, windows_from_stamps
 from kdaug.data.source import Split
@@ -88,12 +88,7 @@ def measure_pair(pair_key: str, backend: Backend, split: Split, *, settings: Ben
     plan = plan_for(pair.source, views, settings)
     num_classes = max(pair.num_classes, int(split.labels.max()) + 1)
     total = warmup + steps * settings.windows
-    stream: Optional[Endless] = None
-    memory.start_row()
-    try:
-        stream = Endless(open_loader(backend, split, plan, batch, device=device,
-                                     seed=settings.seed, workers=workers,
-                                     num_classes=num_classes))
+    def measure(stream):
         stamped = StampedLoader(stream, total, synchronizer(device))
         with tempfile.TemporaryDirectory(prefix="kdaug-bench-") as run_dir:
             trainer = make_trainer(pair, stamped, device, batch, num_classes, settings.seed,
@@ -104,12 +99,7 @@ def measure_pair(pair_key: str, backend: Backend, split: Split, *, settings: Ben
                                       batch * views)
         row.update(summarize(windows))
         row["warmup_steps"] = warmup
-        row["epochs_begun"] = stream.passes
-        peak = memory.end_row()
-        if peak is not None:
-            row["gpu_memory_peak_mb"] = peak
-    except Exception as exc:
-        row.update(failure(exc))
-    finally:
-        release(stream)
-    return row
+
+    return measured(row, memory, lambda: Endless(open_loader(
+        backend, split, plan, batch, device=device, seed=settings.seed, workers=workers,
+        num_classes=num_classes)), measure)

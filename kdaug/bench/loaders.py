@@ -4,7 +4,7 @@ with nothing consuming them. The views come from the plans the trainer uses
 from __future__ import annotations
 
 import traceback
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -32,6 +32,27 @@ def failure(exc: BaseException) -> dict:
             "traceback": "".join(traceback.format_exception(exc))}
 
 
+def measured(row: dict, memory: GpuMemory, open_stream: Callable[[], Endless],
+             measure: Callable[[Endless], None]) -> dict:
+    """Run one measurement: open the stream, ``measure`` it (filling ``row``), record the
+    epochs begun and the GPU memory peak. A failure, opening included, is recorded in the row
+    (and so in the exit status), never swallowed."""
+    stream: Optional[Endless] = None
+    memory.start_row()
+    try:
+        stream = open_stream()
+        measure(stream)
+        row["epochs_begun"] = stream.passes
+        peak = memory.end_row()
+        if peak is not None:
+            row["gpu_memory_peak_mb"] = peak
+    except Exception as exc:
+        row.update(failure(exc))
+    finally:
+        release(stream)
+    return row
+
+
 def measure_loader(backend: Backend, source: str, split: Split, num_views: int, *,
                    settings: BenchSettings, device: torch.device, workers: int,
                    memory: GpuMemory, num_classes: int) -> dict:
@@ -51,23 +72,14 @@ def measure_loader(backend: Backend, source: str, split: Split, num_views: int, 
 
     in_flight = batches_in_flight(backend, workers)
     row["window_min_batches"] = max(settings.min_window_batches, in_flight)
-    stream: Optional[Endless] = None
-    memory.start_row()
-    try:
-        stream = Endless(open_loader(backend, split, plan, batch, device=device,
-                                     seed=settings.seed, workers=workers,
-                                     num_classes=num_classes))
+
+    def measure(stream):
         row.update(measure_stream(
             stream, deliver, synchronizer(device), windows=settings.windows,
             window_s=settings.window_s, min_batches=row["window_min_batches"],
             warmup_s=settings.warmup_s,
             warmup_batches=max(settings.warmup_batches, 2 * in_flight + 2)))
-        row["epochs_begun"] = stream.passes
-        peak = memory.end_row()
-        if peak is not None:
-            row["gpu_memory_peak_mb"] = peak
-    except Exception as exc:  # recorded in the row and the exit status, never swallowed
-        row.update(failure(exc))
-    finally:
-        release(stream)
-    return row
+
+    return measured(row, memory, lambda: Endless(open_loader(
+        backend, split, plan, batch, device=device, seed=settings.seed, workers=workers,
+        num_classes=num_classes)), measure)
