@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List
 
 import torch
 
