@@ -25,6 +25,18 @@ def _has_dali() -> bool:
 
 HAS_CUDA = _has_cuda()
 HAS_DALI = _has_dali()
+NO_DALI_ON_GPU = ("CUDA is present but nvidia.dali does not import: the DALI tests and the GPU "
+                  "checks must fail here, not skip")
+
+
+def dali_or_skip() -> None:
+    """Module-level guard of DALI test modules: skip on a machine without CUDA and DALI (a CPU
+    install without the dali extra); where CUDA is present, a missing DALI is an error."""
+    if HAS_DALI:
+        return
+    if HAS_CUDA:
+        raise RuntimeError(NO_DALI_ON_GPU)
+    pytest.skip("nvidia-dali is not installed", allow_module_level=True)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,6 +45,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords and not HAS_CUDA:
             item.add_marker(skip_gpu)
+        elif "gpu" in item.keywords and not HAS_DALI:
+            raise pytest.UsageError(NO_DALI_ON_GPU)   # the whole run fails, loudly
 
 
 @pytest.fixture(autouse=True)

@@ -1,20 +1,21 @@
 """View plans through DaliLoader (kdaug.pipelines): shapes, the JDA chain per view, statistics
 of gates and signs, determinism, epochs and sharding, file sources and bad files."""
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("nvidia.dali")
+from conftest import dali_or_skip  # noqa: E402
+
+dali_or_skip()
 
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from kdaug.augment import reference  # noqa: E402
-from kdaug.augment.plan import CIFAR_MEAN, CIFAR_STD, ViewPlan, eval_plan, train_plan  # noqa: E402
-from kdaug.augment.policies import get_policy  # noqa: E402
-from kdaug.augment.reference_loader import epoch_indices  # noqa: E402
+from kdaug.augment.draws import draw  # noqa: E402
+from kdaug.augment.plan import CIFAR_MEAN, CIFAR_STD, eval_plan, train_plan  # noqa: E402
+from kdaug.augment.reference_loader import ReferenceLoader, epoch_indices  # noqa: E402
 from kdaug.data.source import Split  # noqa: E402
 from kdaug.errors import KdaugError  # noqa: E402
 from kdaug.pipelines import build_loader  # noqa: E402
@@ -62,13 +63,6 @@ def find_crop(view_img, source, pad):
     return None
 
 
-def replay_chain(img, policy, fired, signs):
-    for step, f, s in zip(policy.steps, fired, signs):
-        if f:
-            img = reference.apply_op(img, step.op, step.magnitude, int(s))
-    return img
-
-
 # ------------------------------------------------------------------------------- families
 
 @pytest.mark.parametrize("family,views", [("plain", 1), ("plain", 2), ("jda", 2), ("jda", 3),
@@ -108,43 +102,73 @@ def test_eval_batches_equal_reference_loader():
         assert torch.allclose(a.views, b.views, atol=1e-5)
 
 
-def test_jda_view0_has_no_chain_and_view1_is_the_reference_chain():
-    # Every op is bit-exact on the CPU, so view 1 must equal some pad-crop/flip of the PIL
-    # chain replayed with the gates and signs DALI reports; view 0 a crop/flip of the raw image.
-    plan = train_plan("small", family="jda", num_views=2, policy="cifar100")
-    batch, fired, signs = next(loader(plan, batch_size=24).iter_with_gates())
-    assert fired.shape == (24, 2, len(plan.policy)) and not fired[:, 0].any()
-    fired_any = 0
-    for b in range(24):
-        raw = SPLIT.images[int(batch.index[b])]
-        assert find_crop(to_uint8(batch.views[b, 0], plan), raw, plan.pad) is not None
-        chained = replay_chain(raw, plan.policy, fired[b, 1].tolist(), signs[b, 1].tolist())
-        assert find_crop(to_uint8(batch.views[b, 1], plan), chained, plan.pad) is not None, b
-        fired_any += bool(fired[b, 1].any())
-    assert fired_any >= 20   # P(no step fires) = 0.7**14 < 1%: the chain really ran
+TRAIN_PLANS = [(policy, family, views) for policy in ("cifar100", "cifar10")
+               for family, views in (("jda", 2), ("jda", 4), ("plain", 1), ("rotation", 4),
+                                     ("rotation-crop", 4))]
 
 
-@pytest.mark.parametrize("lane_batch", [16, 32])
-def test_two_lanes_keep_the_order_and_repeat(monkeypatch, lane_batch):
-    # on the CPU, num_threads=2 runs two single-threaded pipelines, run r on lane r % 2, each
-    # run covering lane_batch // 16 batches of 16
-    monkeypatch.setattr(loader_module, "LANE_BATCH", lane_batch)
-    plan = train_plan("small", family="jda", num_views=2, policy="cifar10")
+@pytest.mark.parametrize("policy,family,views", TRAIN_PLANS)
+def test_whole_views_equal_the_reference(policy, family, views):
+    # randomness is data: the same seed gives the same views on both backends, every op
+    # exact, so whole views agree up to float32 rounding of the normalisation
+    split = _cifar_like(96, seed=4)
+    plan = train_plan("small", family=family, num_views=views, policy=policy)
+    ours = list(DaliLoader(split, plan, 32, train=True, device="cpu", num_threads=2, seed=3))
+    theirs = list(ReferenceLoader(split, plan, 32, train=True, seed=3))
+    assert len(ours) == len(theirs) == 3
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a.index, b.index) and torch.equal(a.labels, b.labels)
+        assert (a.views - b.views).abs().max() <= 1e-6
+
+
+def test_views_do_not_depend_on_lanes_threads_or_batches(monkeypatch):
+    plan = train_plan("small", family="jda", num_views=3, policy="cifar10")
     split = _cifar_like(64)
-    runs = [list(DaliLoader(split, plan, 16, train=True, device="cpu", num_threads=2,
-                            seed=5).iter_with_gates()) for _ in range(2)]
-    index = torch.cat([batch.index for batch, _, _ in runs[0]])
-    assert np.array_equal(index.numpy(), epoch_indices(64, 0, 5, True))
-    for (a, fired_a, _), (b, fired_b, _) in zip(*runs):
-        assert a.batch_size == 16 and torch.equal(a.views, b.views)
-        assert torch.equal(fired_a, fired_b)
-    first, second = runs[0][0], runs[0][lane_batch // 16]   # first batches of lanes 0 and 1
-    assert not torch.equal(first[1], second[1])             # the lanes draw differently
-    for batch, fired, signs in (first, second):
-        for b in range(4):
-            raw = split.images[int(batch.index[b])]
-            chained = replay_chain(raw, plan.policy, fired[b, 1].tolist(), signs[b, 1].tolist())
-            assert find_crop(to_uint8(batch.views[b, 1], plan), chained, plan.pad) is not None
+
+    def by_index(loader):
+        loader.set_epoch(2)
+        return {int(i): v for b in loader for i, v in zip(b.index, b.views)}
+
+    base = by_index(loader(plan, split, batch_size=16))                   # one lane
+    monkeypatch.setattr(loader_module, "LANE_BATCH", 32)
+    two_lanes = by_index(DaliLoader(split, plan, 16, train=True, device="cpu", num_threads=2))
+    other_batches = by_index(DaliLoader(split, plan, 8, train=True, device="cpu", num_threads=2))
+    assert base.keys() == two_lanes.keys()
+    for i, view in base.items():
+        assert torch.equal(view, two_lanes[i])
+        if i in other_batches:
+            assert torch.equal(view, other_batches[i])
+
+
+def test_pipelines_are_built_once(monkeypatch):
+    monkeypatch.setattr(loader_module, "LANE_BATCH", 32)     # two runs of two batches: 2 lanes
+    plan = train_plan("small", family="jda", num_views=2, policy="cifar100")
+    dl = DaliLoader(_cifar_like(64), plan, 16, train=True, device="cpu", num_threads=2)
+    seen = []
+    for epoch in range(3):
+        dl.set_epoch(epoch)
+        seen.append(torch.cat([b.index for b in dl]))
+    assert dl.builds == dl.lanes == 2
+    assert not torch.equal(seen[0], seen[1])
+    # a pass left early (a --limit-batches run, a benchmark window) is drained, not rebuilt
+    next(iter(dl))
+    after = torch.cat([b.index for b in dl])
+    assert dl.builds == 2 and len(after) == 64
+
+
+def test_gates_come_from_the_draws():
+    plan = train_plan("small", family="jda", num_views=2, policy="cifar100")
+    dl = loader(plan, batch_size=24, seed=9)
+    dl.set_epoch(1)
+    for batch, fired, signs in dl.iter_with_gates():
+        expected = draw(plan, 9, 1, batch.index.numpy())
+        assert torch.equal(fired, torch.from_numpy(expected.fired))
+        assert torch.equal(signs, torch.from_numpy(expected.signs))
+        assert not fired[:, 0].any() and fired[:, 1].any()
+        for b in range(4):   # and the view is that chain, replayed by the reference
+            raw = SPLIT.images[int(batch.index[b])]
+            ref = reference.make_views(raw, plan, expected.take([b]))
+            np.testing.assert_allclose(batch.views[b].numpy(), ref, atol=1e-6)
 
 
 def test_rotation_views_share_crop_and_flip():
@@ -171,39 +195,6 @@ def test_rotation_crop_views_share_flip_not_crop():
     assert crops_differ >= 12                            # 4 crops drawn from 81 positions
 
 
-# ---------------------------------------------------------------------------- statistics
-
-def _gate_stats(policy_name, n_batches=3, batch_size=1000):
-    # Tiny 4x4 images keep this fast; three views give two independent chain draws each.
-    policy = get_policy(policy_name)
-    plan = ViewPlan(family="jda", num_views=3, crop="none", size=4, flip=False,
-                    mean=CIFAR_MEAN, std=CIFAR_STD, policy=policy)
-    split = _cifar_like(n_batches * batch_size, seed=1, size=4)
-    fired, signs = [], []
-    for _, f, s in loader(plan, split, batch_size=batch_size).iter_with_gates():
-        fired.append(f[:, 1:].numpy())
-        signs.append(s[:, 1:].numpy())
-    return policy, np.concatenate(fired), np.concatenate(signs)
-
-
-@pytest.mark.parametrize("policy_name", ["cifar100", "cifar10"])
-def test_gate_and_sign_frequencies(policy_name):
-    policy, fired, signs = _gate_stats(policy_name)      # (N, 2, L)
-    n = fired.shape[0] * fired.shape[1]
-    p = policy.p
-    three_sigma = 3 * math.sqrt(p * (1 - p) / n)
-    rates = fired.reshape(n, -1).mean(axis=0)
-    assert np.all(np.abs(rates - p) <= three_sigma), (rates, p, three_sigma)
-    signed = np.array([s.signed for s in policy.steps])
-    plus = (signs.reshape(n, -1) == 1).mean(axis=0)
-    assert np.all(np.abs(plus[signed] - 0.5) <= 3 * math.sqrt(0.25 / n)), plus
-    assert np.all(plus[~signed] == 1.0)                  # unsigned steps report +1
-    # the two augmented views draw independently: agreement rate p^2 + (1-p)^2
-    agree = (fired[:, 0] == fired[:, 1]).mean()
-    expected = p * p + (1 - p) * (1 - p)
-    assert abs(agree - expected) <= 3 * math.sqrt(expected * (1 - expected) / fired[:, 0].size)
-
-
 def test_views_of_one_image_differ():
     plan = train_plan("small", family="jda", num_views=3, policy="cifar10")
     batch = first(loader(plan))
@@ -221,13 +212,35 @@ def test_same_seed_same_views_and_epochs_differ():
     first_a, first_b, first_c = first(a), first(b), first(c)
     assert torch.equal(first_a.views, first_b.views) and torch.equal(first_a.index, first_b.index)
     assert not torch.equal(first_a.index, first_c.index)
-    assert torch.equal(first(a).views, first_a.views)        # a pass of one epoch repeats
+    a.set_epoch(0)
+    assert torch.equal(first(a).views, first_a.views)        # a pinned epoch repeats
     a.set_epoch(1)
     second = first(a)
     assert not torch.equal(second.index, first_a.index)
     same = torch.nonzero(second.index[:, None] == first_a.index[None, :])
     for i, j in same.tolist():   # an image met in both epochs gets new draws
         assert not torch.equal(second.views[i], first_a.views[j])
+
+
+@pytest.mark.parametrize("backend", ["dali", "reference"])
+def test_epochs_advance_by_themselves_unless_pinned(backend):
+    plan = train_plan("small", family="jda", num_views=2, policy="cifar10")
+    make = (lambda: loader(plan)) if backend == "dali" else (
+        lambda: ReferenceLoader(SPLIT, plan, 16, train=True))
+
+    def passes(dl, count):
+        return [torch.cat([b.index for b in dl]) for _ in range(count)]
+
+    free = make()
+    orders = passes(free, 3)                  # like a shuffling DataLoader: a new order each
+    assert free.epoch == 2
+    for e, order in enumerate(orders):
+        assert np.array_equal(order.numpy(), epoch_indices(48, e, 0, True)[:48])
+    pinned = make()
+    pinned.set_epoch(5)                       # like a DistributedSampler: set_epoch decides
+    repeat = passes(pinned, 2)
+    assert torch.equal(repeat[0], repeat[1]) and pinned.epoch == 5
+    assert np.array_equal(repeat[0].numpy(), epoch_indices(48, 5, 0, True)[:48])
 
 
 # ----------------------------------------------------------------------- epochs, shards
@@ -267,7 +280,7 @@ def test_bad_arguments():
     plan = eval_plan("small")
     with pytest.raises(KdaugError, match="shard 2 of 2"):
         DaliLoader(SPLIT, plan, 8, train=False, device="cpu", shard_id=2, num_shards=2)
-    with pytest.raises(KdaugError, match="batch size 64"):
+    with pytest.raises(KdaugError, match="batch_size 64"):
         DaliLoader(SPLIT, train_plan("small", policy="cifar100"), 64, train=True, device="cpu")
     with pytest.raises(KdaugError, match="unknown device"):
         DaliLoader(SPLIT, plan, 8, train=False, device="tpu")
@@ -348,6 +361,29 @@ def test_file_source_jda_train(tmp_path):
     assert classes == ["cat", "dog"] and len(split) == 4
     batch = first(DaliLoader(split, plan, 4, train=True, device="cpu", num_threads=1))
     assert batch.views.shape == (4, 2, 3, 64, 64) and torch.isfinite(batch.views).all()
+
+
+@pytest.mark.parametrize("family,views", [("plain", 2), ("jda", 4)])
+def test_file_views_near_the_reference(tmp_path, family, views):
+    # JPEGs take the same draws on both backends; the differences are the resize filters
+    # (DALI's antialiased linear, PIL's BILINEAR reduce), which JDA's colour ops can widen,
+    # and on 375x500 images the rare warp boundary pixels (docs: tolerances). Measured: plain
+    # views at most 3 levels apart, 0.14 on average; JDA views 0.13 on average, 0.3% of the
+    # values more than one level apart, up to 22 levels where an equalize or autocontrast
+    # sees a slightly different image.
+    _jpeg_folder(tmp_path, count=4, size=(500, 375))
+    split, _ = folder_split(tmp_path)
+    plan = train_plan("large", family=family, num_views=views, policy="imagenet", size=112)
+    ours = list(DaliLoader(split, plan, 4, train=True, device="cpu", num_threads=2, seed=2))
+    theirs = list(ReferenceLoader(split, plan, 4, train=True, seed=2))
+    diffs = np.stack([np.abs(to_uint8(a.views[i, v], plan) - to_uint8(b.views[i, v], plan))
+                      for a, b in zip(ours, theirs) for i in range(a.batch_size)
+                      for v in range(views)])
+    assert [a.index.tolist() for a in ours] == [b.index.tolist() for b in theirs]
+    assert diffs.reshape(len(diffs), -1).mean(1).max() <= 0.3
+    assert (diffs > 1).mean() <= 0.01
+    if family == "plain":
+        assert diffs.max() <= 3
 
 
 def test_bad_file_is_named(tmp_path):

@@ -19,9 +19,14 @@ from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
 from kdaug.augment.policies import Policy, get_policy
+from kdaug.errors import KdaugError
 
 FAMILIES = ("plain", "jda", "rotation", "rotation-crop")
 CROPS = ("pad", "rrc", "none", "center")
+
+class PlanError(KdaugError, ValueError):
+    """An impossible view plan (every backend raises this one)."""
+
 
 CIFAR_MEAN = (0.5071, 0.4867, 0.4408)
 CIFAR_STD = (0.2675, 0.2565, 0.2761)
@@ -46,15 +51,15 @@ class ViewPlan:
 
     def __post_init__(self):
         if self.family not in FAMILIES:
-            raise ValueError(f"unknown view family {self.family!r}; known: {', '.join(FAMILIES)}")
+            raise PlanError(f"unknown view family {self.family!r}; known: {', '.join(FAMILIES)}")
         if self.crop not in CROPS:
-            raise ValueError(f"unknown crop {self.crop!r}; known: {', '.join(CROPS)}")
+            raise PlanError(f"unknown crop {self.crop!r}; known: {', '.join(CROPS)}")
         if self.num_views < 1:
-            raise ValueError("a view plan needs at least one view")
+            raise PlanError("a view plan needs at least one view")
         if self.family == "jda" and (self.policy is None or self.num_views < 2):
-            raise ValueError("the jda family needs a policy and at least 2 views")
+            raise PlanError("the jda family needs a policy and at least 2 views")
         if self.family.startswith("rotation") and self.num_views != 4:
-            raise ValueError("rotation families have exactly 4 views (0/90/180/270 degrees)")
+            raise PlanError("rotation families have exactly 4 views (0/90/180/270 degrees)")
 
     @property
     def rotations(self) -> Optional[Tuple[int, ...]]:
@@ -101,5 +106,5 @@ def eval_plan(geometry: str, mean=None, std=None, size: Optional[int] = None) ->
 
 def _geometry(geometry: str) -> bool:
     if geometry not in ("small", "large"):
-        raise ValueError(f"unknown geometry {geometry!r}; known: small, large")
+        raise PlanError(f"unknown geometry {geometry!r}; known: small, large")
     return geometry == "small"

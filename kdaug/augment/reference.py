@@ -18,14 +18,14 @@ Standard transforms mirror torchvision's PIL path with explicit parameters.
 """
 from __future__ import annotations
 
-import math
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, Sequence
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from kdaug.augment.policies import FILL, OPS, Policy
+from kdaug.augment.draws import Draws, center_windows, quarter_turns
 from kdaug.augment.plan import ViewPlan
+from kdaug.augment.policies import FILL, OPS, Policy
 
 _GREY = (FILL,) * 3
 
@@ -91,43 +91,17 @@ def apply_op(img: np.ndarray, op: str, magnitude=None, sign: int = 1) -> np.ndar
     return _from_pil(_apply_pil(_to_pil(img), op, magnitude, sign))
 
 
-def draw_chain(policy: Policy, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
-    """The random part of one chain: (fired (n,) bool, signs (n,) int in {+1, -1}).
-
-    One gate and one sign are drawn for every step, fired or not, signed or not (the sign of
-    an unsigned step is reported as +1), so the stream position never depends on outcomes.
-    """
-    n = len(policy.steps)
-    fired = rng.random(n) < policy.p
-    signs = np.where(rng.random(n) < 0.5, 1, -1)
-    signed = np.array([step.signed for step in policy.steps], dtype=bool)
-    signs[~signed] = 1
-    return fired, signs
-
-
-def apply_chain(img: np.ndarray, policy: Policy, rng: np.random.Generator
-                ) -> Tuple[np.ndarray, List[bool], List[int]]:
-    """Walk ``policy.steps`` in order; each fires with probability ``policy.p`` and feeds the
-    next. Returns (image, fired per step, sign per step)."""
-    fired, signs = draw_chain(policy, rng)
+def apply_chain(img: np.ndarray, policy: Policy, fired, signs) -> np.ndarray:
+    """Walk ``policy.steps`` in order; step l runs (with sign ``signs[l]``) where ``fired[l]``,
+    and its output feeds the next. The draws come from kdaug.augment.draws."""
     im = _to_pil(img)
     for step, fire, sign in zip(policy.steps, fired, signs):
         if fire:
             im = _apply_pil(im, step.op, step.magnitude, int(sign))
-    return _from_pil(im), [bool(f) for f in fired], [int(s) for s in signs]
+    return _from_pil(im)
 
 
 # ------------------------------------------------------------------- standard transform pieces
-
-def pad_crop_params(height: int, width: int, pad: int, size: int, rng: np.random.Generator
-                    ) -> Tuple[int, int]:
-    """(top, left) of a RandomCrop(size, padding=pad) window in the padded image."""
-    if height + 2 * pad < size or width + 2 * pad < size:
-        raise ValueError(f"a {height}x{width} image padded by {pad} is smaller than {size}")
-    top = int(rng.integers(0, height + 2 * pad - size + 1))
-    left = int(rng.integers(0, width + 2 * pad - size + 1))
-    return top, left
-
 
 def pad_crop(img: np.ndarray, pad: int, top: int, left: int, size: int) -> np.ndarray:
     """Zero-pad by ``pad`` on every side, then crop size x size at (top, left) of the padded
@@ -137,31 +111,6 @@ def pad_crop(img: np.ndarray, pad: int, top: int, left: int, size: int) -> np.nd
     if out.shape[:2] != (size, size):
         raise ValueError(f"crop ({top}, {left}, {size}) leaves the padded {padded.shape[:2]} image")
     return out
-
-
-def rrc_params(height: int, width: int, scale: Sequence[float], ratio: Sequence[float],
-               rng: np.random.Generator) -> Tuple[int, int, int, int]:
-    """(top, left, h, w) with torchvision RandomResizedCrop.get_params semantics (10 tries,
-    then the central fallback), drawn from ``rng``."""
-    area = height * width
-    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
-    for _ in range(10):
-        target_area = area * rng.uniform(scale[0], scale[1])
-        aspect = math.exp(rng.uniform(log_lo, log_hi))
-        w = int(round(math.sqrt(target_area * aspect)))
-        h = int(round(math.sqrt(target_area / aspect)))
-        if 0 < w <= width and 0 < h <= height:
-            top = int(rng.integers(0, height - h + 1))
-            left = int(rng.integers(0, width - w + 1))
-            return top, left, h, w
-    in_ratio = width / height
-    if in_ratio < min(ratio):
-        w, h = width, int(round(width / min(ratio)))
-    elif in_ratio > max(ratio):
-        w, h = int(round(height * max(ratio))), height
-    else:
-        w, h = width, height
-    return (height - h) // 2, (width - w) // 2, h, w
 
 
 def _resize(im: Image.Image, width: int, height: int) -> Image.Image:
@@ -195,71 +144,53 @@ def normalize(img: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> n
 
 def center_crop_eval(img: np.ndarray, resize: int, size: int) -> np.ndarray:
     """torchvision Resize(resize) (shorter side, bilinear+antialias) then CenterCrop(size)."""
-    height, width = img.shape[:2]
-    short, long = min(height, width), max(height, width)
-    new_long = int(resize * long / short)
-    new_w, new_h = (resize, new_long) if width <= height else (new_long, resize)
+    (new_h, new_w), (top, left, _, _) = (a[0] for a in center_windows(
+        np.array([img.shape[:2]]), resize, size))
+    return _center_crop(img, int(new_h), int(new_w), int(top), int(left), size)
+
+
+def _center_crop(img, new_h: int, new_w: int, top: int, left: int, size: int) -> np.ndarray:
     im = _to_pil(img)
-    if (new_h, new_w) != (height, width):
+    if (new_h, new_w) != img.shape[:2]:
         im = _resize(im, new_w, new_h)
-    if size > min(new_h, new_w):
-        raise ValueError(f"center crop {size} is larger than the resized {new_h}x{new_w} image")
-    top = int(round((new_h - size) / 2.0))
-    left = int(round((new_w - size) / 2.0))
     return _from_pil(im.crop((left, top, left + size, top + size)))
 
 
 # ------------------------------------------------------------------------------------- views
 
-def _crop(img: np.ndarray, plan: ViewPlan, rng: np.random.Generator) -> np.ndarray:
-    height, width = img.shape[:2]
+def _crop(img: np.ndarray, plan: ViewPlan, window, resized) -> np.ndarray:
+    top, left, h, w = window
     if plan.crop == "pad":
-        top, left = pad_crop_params(height, width, plan.pad, plan.size, rng)
-        return pad_crop(img, plan.pad, top, left, plan.size)
+        return pad_crop(img, plan.pad, top + plan.pad, left + plan.pad, plan.size)
     if plan.crop == "rrc":
-        return resized_crop(img, *rrc_params(height, width, plan.rrc_scale, plan.rrc_ratio, rng),
-                            plan.size)
+        return resized_crop(img, top, left, h, w, plan.size)
     if plan.crop == "center":
-        return center_crop_eval(img, plan.resize, plan.size)
-    if (height, width) != (plan.size, plan.size):  # "none": the image must already fit
-        raise ValueError(f"crop 'none' needs {plan.size}x{plan.size} images, got {height}x{width}")
+        return _center_crop(img, int(resized[0]), int(resized[1]), top, left, plan.size)
+    if img.shape[:2] != (plan.size, plan.size):  # "none": the image must already fit
+        raise ValueError(f"crop 'none' needs {plan.size}x{plan.size} images, got "
+                         f"{img.shape[0]}x{img.shape[1]}")
     return img
 
 
-def _draw_flip(plan: ViewPlan, rng: np.random.Generator) -> bool:
-    return bool(plan.flip and rng.random() < 0.5)
+def make_views(img: np.ndarray, plan: ViewPlan, draws: Draws) -> np.ndarray:
+    """Realise ``plan`` on one raw image with one sample's draws (``Draws.take([i])``):
+    views (V, 3, S, S) float32.
 
-
-def _finish(img: np.ndarray, flip: bool, k: int, plan: ViewPlan) -> np.ndarray:
-    if flip:
-        img = hflip(img)
-    return normalize(rot90(img, k), plan.mean, plan.std)
-
-
-def make_views(img: np.ndarray, plan: ViewPlan, rng: np.random.Generator
-               ) -> Tuple[np.ndarray, List[List[bool]]]:
-    """Realise ``plan`` on one raw image: (views (V, 3, S, S) float32, fired per view; empty
-    lists for views without a chain).
-
-    Per view: chain on the raw full image -> crop -> flip -> rot90 -> normalise. Draw order:
-    plain/jda: per view [chain gates+signs (augmented views)], crop, flip; rotation: crop,
-    flip once; rotation-crop: flip once, then a crop per view.
+    Per view: chain on the raw full image (augmented views) -> crop -> flip -> rot90 ->
+    normalise; rotation families share what kdaug.augment.draws makes them share.
     """
-    fired: List[List[bool]] = [[] for _ in range(plan.num_views)]
-    if plan.family == "rotation":
-        base = _crop(img, plan, rng)
-        flip = _draw_flip(plan, rng)
-        views = [_finish(base, flip, k, plan) for k in plan.rotations]
-    elif plan.family == "rotation-crop":
-        flip = _draw_flip(plan, rng)
-        views = [_finish(_crop(img, plan, rng), flip, k, plan) for k in plan.rotations]
-    else:
-        views = []
-        for v in range(plan.num_views):
-            source = img
-            if plan.augmented(v):
-                source, fired[v], _ = apply_chain(img, plan.policy, rng)
-            cropped = _crop(source, plan, rng)
-            views.append(_finish(cropped, _draw_flip(plan, rng), 0, plan))
-    return np.stack(views), fired
-
+    resized = None if draws.resized is None else draws.resized[0]
+    views, plain_crops = [], {}   # rotation views share one crop of the raw image: make it once
+    for v, k in enumerate(quarter_turns(plan)):
+        window = tuple(int(x) for x in draws.crop[0, v])
+        if plan.augmented(v):
+            chained = apply_chain(img, plan.policy, draws.fired[0, v], draws.signs[0, v])
+            out = _crop(chained, plan, window, resized)
+        else:
+            if window not in plain_crops:
+                plain_crops[window] = _crop(img, plan, window, resized)
+            out = plain_crops[window]
+        if draws.flip[0, v]:
+            out = hflip(out)
+        views.append(normalize(rot90(out, int(k)), plan.mean, plan.std))
+    return np.stack(views)

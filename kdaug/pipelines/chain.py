@@ -1,40 +1,43 @@
 """The JDA chain of a Policy as DALI graph code (needs a pipeline with
 enable_conditionals=True).
 
-Steps run in order; each has a per-sample gate (coin flip with the policy's p) and, for
-signed ops, a per-sample sign; a DALI ``if`` on the gate splits the batch so that an op runs
-only on the samples whose gate fired, and the results merge back before the next step.
-Gates and signs of all steps are drawn as one vector each (two operators, not two per step:
-every DALI operator costs tens of microseconds per batch on a CPU), and steps that leave
-every image unchanged (posterize 8 bits, shear 0, ...) get no conditional at all.
+Steps run in order. For each step and each sign it can take, a DALI ``if`` on a per-sample
+predicate (an input: kdaug.augment.draws decided beforehand which samples fire which step with
+which sign) splits the batch, the op runs with that sign as a constant on the samples that
+fired, and the results merge back before the next step. Steps that leave every image
+unchanged (posterize 8 bits, shear 0, ...) get no conditional at all.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Iterator, Tuple
 
-import numpy as np
-import nvidia.dali.math as dmath
-from nvidia.dali import fn, types
 from nvidia.dali.data_node import DataNode
 
-from kdaug.augment.policies import Policy
-from kdaug.pipelines.ops import apply_op, is_identity
+from kdaug.augment.policies import OpStep, Policy
+from kdaug.pipelines.ops import Site, apply_op, is_identity
 
 
-def jda_chain(img: DataNode, policy: Policy, *, exact_equalize: bool = True
-              ) -> Tuple[DataNode, DataNode, DataNode]:
-    """Run ``policy`` on HWC uint8 images. Returns (images, fired (L,) uint8, signs (L,) int8)
-    per sample, L = len(policy); the sign of an unsigned step is reported as +1."""
-    length = len(policy)
-    gates = fn.random.coin_flip(probability=policy.p, shape=[length], dtype=types.BOOL)
-    signs = fn.random.choice([-1, 1], shape=[length])                      # int32
-    for i, step in enumerate(policy.steps):
-        if is_identity(step.op, step.magnitude):
-            continue
-        sign = signs[i] if step.signed else 1
-        if gates[i]:
-            img = apply_op(img, step.op, step.magnitude, sign, exact_equalize=exact_equalize)
-    # unsigned steps report +1: max(sign, 1) there, max(sign, -1) = sign elsewhere
-    floor = np.array([-1 if step.signed else 1 for step in policy.steps], dtype=np.int32)
-    reported = fn.cast(dmath.max(signs, types.Constant(floor)), dtype=types.INT8)
-    return img, fn.cast(gates, dtype=types.UINT8), reported
+def branches(policy: Policy) -> Iterator[Tuple[int, OpStep, int]]:
+    """(step index, step, sign) of every conditional the chain has, in graph order."""
+    for index, step in enumerate(policy.steps):
+        if not is_identity(step):
+            for sign in ((1, -1) if step.signed else (1,)):
+                yield index, step, sign
+
+
+def fire_name(view: int, index: int, sign: int) -> str:
+    """Name of the predicate input: view ``view`` fires step ``index`` with ``sign``."""
+    return f"fire/{view}/{index}/{'+' if sign > 0 else '-'}"
+
+
+def step_key(view: int, index: int) -> str:
+    """Prefix of the per-sample geometry inputs of one step of one view."""
+    return f"step/{view}/{index}"
+
+
+def jda_chain(img: DataNode, policy: Policy, view: int, site: Site) -> DataNode:
+    """Run ``policy`` on HWC uint8 images, as view ``view``'s draws say."""
+    for index, step, sign in branches(policy):
+        if site.input(fire_name(view, index, sign)):
+            img = apply_op(img, step, sign, site, step_key(view, index))
+    return img

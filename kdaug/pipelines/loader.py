@@ -1,31 +1,28 @@
 """DaliLoader: the DALI backend behind the same interface as ReferenceLoader.
 
-Batches follow kdaug.augment.reference_loader.epoch_indices (order and DDP sharding), so the
-DALI and reference loaders read the same samples in the same order. The pipeline pulls each
-batch from a Python callable (external_source); arrays go in as they are (numpy on the CPU;
-on the GPU the whole uint8 array is copied to the device once and batches are gathered there),
-files go in as encoded bytes and are decoded by DALI ("mixed" on the GPU).
+Batches follow kdaug.augment.loading (order, DDP sharding, epochs, layouts), so the DALI and
+reference loaders read the same samples in the same order, and with kdaug.augment.draws they
+make the same views. Per batch, the feeder (Python, in the thread that iterates) hands DALI
+the images (numpy on the CPU; on the GPU rows gathered from a copy of the whole array kept in
+GPU memory, copied by DALI on the loader's stream without a host wait) or the file paths (read
+by DALI's own threads), and the batch's draws as per-sample inputs
+(kdaug.pipelines.inputs): vectorised numpy per batch, no Python per sample, no
+python_function in a GPU graph.
 
-Lanes: for in-memory images on the CPU a pass runs one single-threaded pipeline per thread,
+Pipelines are built once per loader (on the first pass) and reset between passes; a pass that
+stops early is drained first. A pipeline that raised is dead and is rebuilt.
+
+Lanes: for in-memory images on the CPU, a pass runs one single-threaded pipeline per thread,
 run r on lane r % lanes, each run covering consecutive batches of at least LANE_BATCH samples
-in all (split again before they are handed out). DALI's executor runs a pipeline's operators
-one after another, and on small images the per-operator cost, not the per-sample work,
-dominates: one pipeline with two threads keeps about one core busy (measured 1.06 cores, JDA
-on 32x32), two pipelines keep two busy (2.2x the images/s), and 256 samples per run instead
-of 128 add about 15%. Decoded files (large images, per-sample work dominates) and the GPU use
-one pipeline with all the threads, one batch per run.
-
-Randomness: every pass (``iter(loader)``) builds fresh pipelines seeded from (seed, epoch,
-shard, lane), so views depend on those and on the number of lanes only: the same seed gives
-the same views on the CPU, a re-iterated epoch repeats itself, ranks differ. A pipeline that
-raised is never reused.
+(split again before they are handed out). DALI's executor runs a pipeline's operators one
+after another, and on small images the per-operator cost dominates: two single-threaded
+pipelines keep two cores busy where one two-threaded pipeline keeps about one. Views do not
+depend on the number of lanes: the draws are data.
 """
 from __future__ import annotations
 
-import math
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -33,17 +30,21 @@ import torch
 from nvidia.dali.backend import GetCUDADeviceCount, TensorListGPU
 from nvidia.dali.plugin.pytorch import feed_ndarray, to_torch_type
 
+from kdaug.augment.draws import draw
+from kdaug.augment.loading import EpochLoader
 from kdaug.augment.plan import ViewPlan
-from kdaug.augment.reference_loader import check_loader_args, epoch_indices
+from kdaug.data.check import check_file
+from kdaug.data.shapes import split_sizes
 from kdaug.data.source import Split
 from kdaug.errors import KdaugError
-from kdaug.data.check import check_file
-from kdaug.pipelines.files import read_encoded
-from kdaug.pipelines.views import EXACT_EQUALIZE_MAX_PIXELS, array_pipeline, file_pipeline
+from kdaug.pipelines.inputs import input_arrays, input_specs
+from kdaug.pipelines.ops import EXACT_EQUALIZE_MAX_PIXELS
+from kdaug.pipelines.views import array_pipeline, file_pipeline
 from kdaug.viewbatch import ViewBatch
 
 PREFETCH = 2
 LANE_BATCH = 256   # samples per pipeline run in a lane (per-operator costs are per run)
+HW_DECODER_LOAD = 0.9   # share of JPEGs for the hardware decoder of the card
 
 
 def resolve_device(device: str) -> str:
@@ -69,192 +70,225 @@ def default_num_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def pipeline_seed(seed: int, epoch: int, shard_id: int, lane: int = 0) -> int:
-    state = np.random.SeedSequence([seed, epoch, shard_id, 0xDA11, lane]).generate_state(1)[0]
-    return int(state & 0x7FFFFFFF)
+class _Feed:
+    """The external_source callables of one pipeline for one pass: the images (or paths) and
+    the draws' arrays of each run, in order. Both callables walk the same run list with their
+    own cursor, so they stay in step whatever order DALI calls them in."""
+
+    def __init__(self, loader: "DaliLoader"):
+        self.loader = loader
+        self.epoch, self.runs = 0, []
+        self._image_at = self._param_at = 0
+        self.recent: deque = deque(maxlen=PREFETCH + 2)   # for naming a file that failed
+
+    def start(self, epoch: int, runs: List[np.ndarray]) -> None:
+        self.epoch, self.runs = epoch, runs
+        self._image_at = self._param_at = 0
+
+    def images(self):
+        if self._image_at >= len(self.runs):
+            raise StopIteration
+        run = self.runs[self._image_at]
+        self._image_at += 1
+        self.recent.append(run)
+        return self.loader._source_batch(run)
+
+    def params(self):
+        if self._param_at >= len(self.runs):
+            raise StopIteration
+        run = self.runs[self._param_at]
+        self._param_at += 1
+        return self.loader._param_batch(self.epoch, run)
 
 
-class _Feeder:
-    """The external_source callable: returns the next batch of this pass and raises
-    StopIteration at its end. Remembers the last few batches' indices so that a decode error
-    can be traced to files."""
-
-    def __init__(self, make_batch, chunks: List[np.ndarray]):
-        self._make_batch = make_batch
-        self._chunks = iter(chunks)
-        self.recent: deque = deque(maxlen=PREFETCH + 2)
-
-    def __call__(self):
-        chunk = next(self._chunks)   # StopIteration ends the pass
-        self.recent.append(chunk)
-        return self._make_batch(chunk)
-
-
-class DaliLoader:
-    """Iterates ViewBatch objects for one shard of a split, like ReferenceLoader: call
-    set_epoch(e) before each epoch; training drops the tail batch, evaluation keeps a partial
-    last batch. Views are float16 on the GPU, float32 on the CPU.
+class DaliLoader(EpochLoader):
+    """Iterates the views of one shard of a split, realised by DALI pipelines (see
+    kdaug.augment.loading.EpochLoader for epochs, batches and layouts). Views are float16 on
+    the GPU, float32 on the CPU.
 
     exact_equalize: PIL's equalize (bit-exact: numpy on the CPU; on the GPU an (H, W, 3, 255)
-    staircase, which limits it to small images) or DALI's (OpenCV formula, within a few
-    levels of PIL). Default: exact for in-memory images up to 64x64, DALI's otherwise."""
+    staircase, which limits it to in-memory images of at most 64x64) or DALI's (OpenCV's
+    formula). Default: exact on the CPU and for small in-memory images on the GPU; DALI's for
+    files on the GPU.
+    """
 
     def __init__(self, split: Split, plan: ViewPlan, batch_size: int, *, train: bool,
-                 seed: int = 0, device: str = "auto", shard_id: int = 0, num_shards: int = 1,
-                 num_threads: Optional[int] = None, exact_equalize: Optional[bool] = None):
+                 seed: int = 0, device: str = "auto", shard_id: Optional[int] = None,
+                 num_shards: Optional[int] = None, num_threads: Optional[int] = None,
+                 exact_equalize: Optional[bool] = None, drop_last: Optional[bool] = None,
+                 layout: str = "viewbatch", hw_decoder_load: float = HW_DECODER_LOAD):
         self.kind = resolve_device(device)
-        check_loader_args(len(split), batch_size, train, shard_id, num_shards)
+        super().__init__(split, plan, batch_size, train=train, seed=seed, shard_id=shard_id,
+                         num_shards=num_shards, drop_last=drop_last, layout=layout)
         if num_threads is not None and num_threads < 1:
             raise KdaugError(f"number of DALI threads must be >= 1, got {num_threads}")
         _check_images(split, plan)
-        self.split, self.plan, self.batch_size, self.train = split, plan, batch_size, train
-        self.seed, self.shard_id, self.num_shards = seed, shard_id, num_shards
         self.num_threads = num_threads or default_num_threads()
-        lanes = self.kind == "cpu" and split.images is not None
-        self.lanes = self.num_threads if lanes else 1
-        self._per_run = max(1, LANE_BATCH // batch_size) if lanes else 1   # batches per run
+        arrays = split.images is not None
+        self.lanes = self.num_threads if (self.kind == "cpu" and arrays) else 1
+        self._per_run = max(1, LANE_BATCH // batch_size) if self.lanes > 1 else 1
         self.device = (torch.device("cuda", torch.cuda.current_device()) if self.kind == "gpu"
                        else torch.device("cpu"))
-        small = (split.images is not None
-                 and split.images.shape[1] * split.images.shape[2] <= EXACT_EQUALIZE_MAX_PIXELS)
+        small = arrays and split.images.shape[1] * split.images.shape[2] \
+            <= EXACT_EQUALIZE_MAX_PIXELS
         if exact_equalize and self.kind == "gpu" and not small:
-            # the GPU formulation holds an (H, W, 3, 255) staircase per image
             raise KdaugError(f"exact equalize on the GPU is limited to in-memory images of at "
-                             f"most {EXACT_EQUALIZE_MAX_PIXELS} pixels")
-        self.exact_equalize = small if exact_equalize is None else exact_equalize
-        self.epoch = 0
-        self._feeders: List[_Feeder] = []
-        self._labels = torch.as_tensor(split.labels, dtype=torch.int64)
+                             f"most {EXACT_EQUALIZE_MAX_PIXELS} pixels (it holds an "
+                             f"(H, W, 3, 255) staircase per image)")
+        self.exact_equalize = (self.kind == "cpu" or small) if exact_equalize is None \
+            else bool(exact_equalize)
+        self.hw_decoder_load = hw_decoder_load
+        self._sizes = None if arrays else split_sizes(split)
+        self._specs = input_specs(plan, dynamic=not arrays)
+        self._labels = torch.as_tensor(split.labels, dtype=torch.int64).to(self.device)
+        self._paths = None if arrays else [np.frombuffer(os.fsencode(p), dtype=np.uint8)
+                                           for p in split.files]
         self._gpu_images: Optional[torch.Tensor] = None
-        self._reader: Optional[ThreadPoolExecutor] = None
-        rotations = plan.rotations
-        self._rotation = None if rotations is None else torch.tensor(rotations, dtype=torch.int64)
-
-    # ----------------------------------------------------------------------- epochs
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def _indices(self) -> np.ndarray:
-        return epoch_indices(len(self.split), self.epoch, self.seed, self.train, self.shard_id,
-                             self.num_shards)
-
-    def __len__(self) -> int:
-        count = len(self._indices())
-        return count // self.batch_size if self.train else math.ceil(count / self.batch_size)
-
-    def _chunks(self) -> List[np.ndarray]:
-        indices = np.ascontiguousarray(self._indices())   # shards are strided views
-        return [indices[b * self.batch_size:(b + 1) * self.batch_size] for b in range(len(self))]
+        self._stream = torch.cuda.Stream(self.device) if self.kind == "gpu" else None
+        self._feeds: List[_Feed] = []
+        self._pipes: list = []
+        self._dirty = False     # a pass stopped early: drain before the next one
+        self.builds = 0         # pipelines built so far (once per lane, unless one raised)
 
     # ------------------------------------------------------------------------ feeding
-    def _make_batch(self, chunk: np.ndarray):
-        if self.split.images is None:
-            files = [self.split.files[i] for i in chunk]
-            if self._reader is None:
-                self._reader = ThreadPoolExecutor(max_workers=min(8, self.num_threads))
-            return list(self._reader.map(read_encoded, files)), chunk
+    def _source_batch(self, run: np.ndarray):
+        if self._paths is not None:
+            return [self._paths[i] for i in run]
         if self.kind == "cpu":
-            return self.split.images[chunk], chunk
+            return self.split.images[run]
         if self._gpu_images is None:   # CIFAR-size data lives on the GPU for the whole run
             self._gpu_images = torch.from_numpy(np.ascontiguousarray(self.split.images)).to(
                 self.device)
-        index = torch.as_tensor(chunk, device=self.device)
-        images = self._gpu_images.index_select(0, index)
-        torch.cuda.current_stream(self.device).synchronize()  # DALI copies on its own stream
-        return images, index
+        with torch.cuda.stream(self._stream):
+            index = torch.from_numpy(run).pin_memory().to(self.device, non_blocking=True)
+            return self._gpu_images.index_select(0, index)
 
-    def _build(self, feeder: _Feeder, lane: int):
+    def _param_batch(self, epoch: int, run: np.ndarray):
+        hw = None if self._sizes is None else self._sizes[run]
+        draws = draw(self.plan, self.seed, epoch, run,
+                     shapes=hw if hw is not None else self.split.images.shape[1:3])
+        return input_arrays(self._specs, self.plan, draws, hw)
+
+    def _build(self, feed: _Feed):
         common = dict(batch_size=self.batch_size * self._per_run,
-                      num_threads=self.num_threads // self.lanes,
+                      num_threads=max(1, self.num_threads // self.lanes),
                       device_id=self.device.index if self.kind == "gpu" else None,
-                      seed=pipeline_seed(self.seed, self.epoch, self.shard_id, lane),
-                      prefetch_queue_depth=PREFETCH)
+                      prefetch_queue_depth=PREFETCH, seed=0)
         gpu = self.kind == "gpu"
-        build = file_pipeline if self.split.images is None else array_pipeline
-        pipe = build(feeder, self.plan, gpu=gpu, exact_equalize=self.exact_equalize,
-                     **common)
+        if self._paths is not None:
+            pipe = file_pipeline(feed.images, feed.params, self.plan, self._specs, gpu=gpu,
+                                 exact_equalize=self.exact_equalize,
+                                 max_side=int(self._sizes.max()),
+                                 max_hw=tuple(int(x) for x in self._sizes.max(axis=0)),
+                                 hw_decoder_load=self.hw_decoder_load, **common)
+        else:
+            pipe = array_pipeline(feed.images, feed.params, self.plan, self._specs, gpu=gpu,
+                                  exact_equalize=self.exact_equalize,
+                                  size=tuple(self.split.images.shape[1:3]),
+                                  cuda_stream=self._stream.cuda_stream if gpu else None,
+                                  **common)
         pipe.build()
+        self.builds += 1
         return pipe
 
     # ---------------------------------------------------------------------- iteration
-    def _passes(self) -> Iterator[Tuple]:
-        chunks, per_run = self._chunks(), self._per_run
+    def _ready_pipes(self, lanes: int):
+        """Pipelines for ``lanes`` lanes, built once and reset between passes."""
+        if self._dirty:   # a pass stopped early: let in-flight runs finish, then reset
+            for feed, pipe in zip(self._feeds, self._pipes):
+                feed.start(feed.epoch, [])
+                _drain(pipe)
+            self._dirty = False
+        while len(self._pipes) < lanes:
+            feed = _Feed(self)
+            self._feeds.append(feed)
+            self._pipes.append(self._build(feed))
+        return self._feeds[:lanes], self._pipes[:lanes]
+
+    def _runs(self, epoch: int, chunks: List[np.ndarray]):
+        """Outputs of each run of the pass as torch tensors (views (b, V, 3, S, S)), with the
+        run's chunks."""
+        per_run = self._per_run
         runs = [chunks[r:r + per_run] for r in range(0, len(chunks), per_run)]
         lanes = max(1, min(self.lanes, len(runs)))
-        self._feeders = [_Feeder(self._make_batch, [np.concatenate(run) for run in
-                                                    runs[lane::lanes]])
-                         for lane in range(lanes)]
-        pipes = [self._build(feeder, lane) for lane, feeder in enumerate(self._feeders)]
+        feeds, pipes = self._ready_pipes(lanes)
+        for lane, feed in enumerate(feeds):
+            feed.start(epoch, [np.concatenate(run) for run in runs[lane::lanes]])
+        self._dirty = True
         for r, run in enumerate(runs):
+            pipe = pipes[r % lanes]
             try:
-                outputs = pipes[r % lanes].run()
-            except StopIteration:
-                return
+                outputs = pipe.run(**self._run_args())
             except Exception as e:   # the pipeline is dead after an error (dali-notes 9)
                 explained = self._explain(e)
+                self._discard_pipes()
                 if explained is e:
                     raise
                 raise explained from e
-            count = self.plan.num_views
-            tensors = (self._views(outputs[:count]),) + tuple(self._to_torch(o)
-                                                              for o in outputs[count:])
+            yield self._views(outputs), run
+        for pipe in pipes:            # end of pass: each source raises StopIteration once
+            _drain(pipe)
+        self._dirty = False
+
+    def _run_args(self) -> dict:
+        if self.kind != "gpu":
+            return {}
+        return {"cuda_stream": torch.cuda.current_stream(self.device).cuda_stream}
+
+    def _discard_pipes(self) -> None:
+        self._pipes, self._feeds, self._dirty = [], [], False
+
+    def _batches(self, epoch: int, chunks: List[np.ndarray]) -> Iterator[ViewBatch]:
+        for views, run in self._runs(epoch, chunks):
             start = 0
             for chunk in run:   # the run's batches, in order
-                yield tuple(t[start:start + len(chunk)] for t in tensors)
+                yield self._batch(views[start:start + len(chunk)], chunk)
                 start += len(chunk)
 
-    def _batch(self, views: torch.Tensor, index: torch.Tensor) -> ViewBatch:
-        index = index.reshape(-1).to(self.device, torch.int64)
-        if self._labels.device != self.device:
-            self._labels = self._labels.to(self.device)
-        labels = self._labels[index]
+    def _batch(self, views: torch.Tensor, chunk: np.ndarray) -> ViewBatch:
+        index = torch.from_numpy(chunk)
+        if self.kind == "gpu":
+            index = index.pin_memory().to(self.device, non_blocking=True)
         rotation = None if self._rotation is None else self._rotation.to(self.device)
-        return ViewBatch(views, labels, index, rotation)
-
-    def __iter__(self) -> Iterator[ViewBatch]:
-        for outputs in self._passes():
-            yield self._batch(outputs[0], outputs[1])
+        return ViewBatch(views, self._labels[index], index, rotation)
 
     def iter_with_gates(self) -> Iterator[Tuple[ViewBatch, Optional[torch.Tensor],
                                                 Optional[torch.Tensor]]]:
-        """Like iter(), with which JDA steps fired: (batch, fired (B, V, L) bool, signs
-        (B, V, L) int8); rows of views without a chain are all False / 0. None, None for
-        families without a chain."""
-        for outputs in self._passes():
-            batch = self._batch(outputs[0], outputs[1])
-            if len(outputs) == 2:
+        """Like iter(), with which JDA steps fired, from the draws: (batch, fired (B, V, L)
+        bool, signs (B, V, L) int8); rows of views without a chain are all False. None, None
+        for plans without a chain."""
+        for batch in self.batches():
+            if self.plan.policy is None:
                 yield batch, None, None
-            else:
-                yield batch, outputs[2].to(torch.bool), outputs[3]
+                continue
+            chunk = batch.index.cpu().numpy()
+            shapes = self._sizes[chunk] if self._sizes is not None \
+                else self.split.images.shape[1:3]
+            draws = draw(self.plan, self.seed, self.epoch, chunk, shapes=shapes)
+            yield batch, torch.from_numpy(draws.fired), torch.from_numpy(draws.signs)
 
-    def _views(self, views) -> torch.Tensor:
-        """V outputs (B, 3, S, S) -> (B, V, 3, S, S): on the CPU one copy per view into the
-        batch tensor (DALI reuses its buffers, so a copy is needed anyway)."""
-        if isinstance(views[0], TensorListGPU):
-            return torch.stack([self._to_torch(v) for v in views], dim=1)
-        first = views[0].as_tensor()
-        out = torch.empty((first.shape()[0], len(views)) + tuple(first.shape()[1:]),
-                          dtype=to_torch_type[first.dtype])
-        array = out.numpy()
-        for v, view in enumerate(views):
-            np.copyto(array[:, v], np.asarray(view.as_tensor()))
-        return out
-
-    def _to_torch(self, tensor_list) -> torch.Tensor:
-        if isinstance(tensor_list, TensorListGPU):
-            dense = tensor_list.as_tensor()
+    def _views(self, outputs) -> torch.Tensor:
+        """Pipeline outputs -> (b, V, 3, S, S): on the CPU one copy per view into the batch
+        tensor, on the GPU one copy of the stacked output (DALI reuses its buffers, so a copy
+        is needed anyway)."""
+        if isinstance(outputs[0], TensorListGPU):   # one stacked output
+            dense = outputs[0].as_tensor()
             out = torch.empty(dense.shape(), dtype=to_torch_type[dense.dtype], device=self.device)
             feed_ndarray(dense, out, cuda_stream=torch.cuda.current_stream(self.device))
             return out
-        out = torch.from_numpy(np.array(tensor_list.as_tensor(), copy=True))
-        return out.to(self.device) if self.kind == "gpu" else out
+        first = outputs[0].as_tensor()
+        out = torch.empty((first.shape()[0], len(outputs)) + tuple(first.shape()[1:]),
+                          dtype=to_torch_type[first.dtype])
+        array = out.numpy()
+        for v, view in enumerate(outputs):
+            np.copyto(array[:, v], np.asarray(view.as_tensor()))
+        return out
 
     def _explain(self, error: Exception) -> Exception:
         """A decode failure in a file source becomes a KdaugError naming the bad file(s)."""
-        if self.split.files is None or not self._feeders:
+        if self.split.files is None or not self._feeds:
             return error
-        suspects = sorted({int(i) for feeder in self._feeders for chunk in feeder.recent
-                           for i in chunk})
+        suspects = sorted({int(i) for feed in self._feeds for run in feed.recent for i in run})
         found = [(self.split.files[i], problem) for i in suspects
                  for problem in check_file(self.split.files[i])]
         # undecodable files first: a CMYK, greyscale or PNG file decodes on the CPU, so it is
@@ -267,6 +301,16 @@ class DaliLoader:
 
 
 FATAL = ("unreadable", "empty", "truncated", "cannot decode")  # kdaug.data.check's words
+
+
+def _drain(pipe) -> None:
+    """Run ``pipe`` until its sources are exhausted, then reset it for the next pass."""
+    while True:
+        try:
+            pipe.run()
+        except StopIteration:
+            break
+    pipe.reset()
 
 
 def _check_images(split: Split, plan: ViewPlan) -> None:
