@@ -135,6 +135,12 @@ class EpochLoader:
         epoch = self._pass_epoch()
         return self._batches(epoch, self._chunks(epoch))
 
+    def views_of(self, indices, epoch: int = 0) -> ViewBatch:
+        """The views of the given sample ids in ``epoch``, in that order (what a training pass
+        of that epoch gives those samples; for pictures and checks)."""
+        chunk = np.asarray(indices, dtype=np.int64)
+        return next(iter(self._batches(epoch, [chunk])))
+
     def __iter__(self):
         if self.layout == "viewbatch":
             return self.batches()

@@ -70,6 +70,34 @@ class OpStep:
         sign = "±" if self.signed else ("+" if self.op == "rotate" else "")
         return f"{self.op} {sign}{m:.3g}" if self.op != "posterize" else f"posterize {m}b"
 
+    def changes_images(self) -> bool:
+        """False for steps kept in the policies for fidelity that leave every image as it is
+        (posterize 8 bits, solarize above 255, shear/translate/rotate/enhance by 0)."""
+        m = self.magnitude
+        if self.op == "posterize":
+            return m < 8
+        if self.op == "solarize":
+            return m <= 255
+        return m is None or m != 0
+
+    def drawn(self, sign: int) -> str:
+        """The step as it ran with a drawn sign: the factor, shift or angle used."""
+        m = self.magnitude
+        if m is None:
+            return self.op
+        if self.op == "posterize":
+            return f"posterize {m} bits"
+        if self.op == "solarize":
+            return f"solarize >= {m:.4g}"
+        if self.op == "rotate":
+            return f"rotate {m:+.3g} deg"
+        s = sign if self.signed else 1
+        if self.op.startswith("translate"):
+            return f"{self.op} {s * m:+.3f}{'W' if self.op.endswith('X') else 'H'}"
+        if self.op.startswith("shear"):
+            return f"{self.op} {s * m:+.3f}"
+        return f"{self.op} x{1 + s * m:.2f}"      # the enhance factor
+
 
 @dataclass(frozen=True)
 class Policy:

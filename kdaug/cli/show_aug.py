@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 import numpy as np
+import torch
 
 from kdaug.cli.main import cli, console
 from kdaug.errors import KdaugError
@@ -24,7 +25,9 @@ from kdaug.errors import KdaugError
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="grid.png",
               show_default=True, help="PNG file to write.")
 def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, output):
-    """Write a PNG grid: each row an image, then its views, with the ops that fired under each.
+    """Write a PNG grid: each row an image, then its views, each captioned with the steps that
+    ran on it and the value each drew (the views these images get in epoch 0 of a training run
+    with this seed).
 
     \b
     Example:
@@ -34,7 +37,6 @@ def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, out
     from kdaug.augment.grid import render_grid
     from kdaug.data import load_dataset
     from kdaug.engine.loaders import choose_backend
-    import torch
 
     data = load_dataset(dataset, data_dir=data_dir)
     if family.startswith("rotation"):
@@ -48,25 +50,30 @@ def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, out
         raise KdaugError(f"--policy: {exc.args[0]}") from None
     choice = choose_backend(backend, "cpu", torch.device("cpu"))
     for note in choice.notes:
-        console.print(note)
-    rng = np.random.default_rng(seed)
-    indices = np.sort(rng.choice(len(data.train), size=min(count, len(data.train)), replace=False))
-    raws, all_views, fired = sample_views(choice.backend, data.train, plan, indices, seed)
-    render_grid(raws, all_views, fired, plan).save(output)
+        console.print(note, markup=False)
+    indices = pick_images(len(data.train), count, seed)
+    raws, all_views, draws = sample_views(choice, data.train, plan, indices, seed)
+    render_grid(raws, all_views, draws, plan).save(output)
     console.print(f"wrote {output}: {len(indices)} images x {plan.num_views} views "
                   f"({plan.family}, policy {plan.policy.name if plan.policy else '-'}, "
-                  f"backend {choice.describe()})")
+                  f"backend {choice.describe()}; the views these samples get in epoch 0 "
+                  f"of a run with seed {seed})", markup=False)
 
 
-def sample_views(backend: str, split, plan, indices, seed: int):
-    """(raw images, views (V, 3, S, S) per image, fired per view) drawn by ``backend``."""
+def pick_images(total: int, count: int, seed: int) -> np.ndarray:
+    """The sample ids a grid shows, in order."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(total, size=min(count, total), replace=False))
+
+
+def sample_views(choice, split, plan, indices, seed: int):
+    """(raw images, views (V, 3, S, S) per image, their draws) made by the chosen backend."""
+    from kdaug.augment.draws import draw
+    from kdaug.engine.loaders import make_loader
+
     raws = [split.load(int(i)) for i in indices]
-    if backend == "dali":
-        from kdaug.pipelines import draw_views
-
-        views, fired = draw_views(split.subset(indices), plan, seed=seed)
-        return raws, list(views), fired
-    from kdaug.augment.reference import make_views
-
-    out = [make_views(img, plan, np.random.default_rng([seed, int(i)])) for img, i in zip(raws, indices)]
-    return raws, [v for v, _ in out], [f for _, f in out]
+    loader = make_loader(choice, split, plan, len(indices), train=True, seed=seed,
+                         train_device=torch.device("cpu"), workers=1)
+    views = loader.views_of(indices).views.float().numpy()
+    draws = draw(plan, seed, 0, indices, shapes=np.array([r.shape[:2] for r in raws]))
+    return raws, list(views), draws

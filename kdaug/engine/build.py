@@ -75,8 +75,9 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
     choice = choose_backend(cfg.backend, cfg.aug_device, device)
     for note in choice.notes:
         say(note)
-    rank_seed = cfg.seed + 1000 * dist.rank  # a seed per rank: shards draw different views
-    train_loader = make_loader(choice, data.train, tplan, cfg.batch_size, train=True, seed=rank_seed,
+    # one seed on every rank: the shards of one permutation are disjoint, and each sample's
+    # draws depend on its index, so ranks still see different views
+    train_loader = make_loader(choice, data.train, tplan, cfg.batch_size, train=True, seed=cfg.seed,
                                train_device=device, shard_id=dist.rank, num_shards=dist.world,
                                workers=cfg.workers)
     val_loader = make_loader(choice, data.val, vplan, cfg.batch_size, train=False, seed=cfg.seed,

@@ -91,22 +91,4 @@ def build_loader(source, *, policy: str = "cifar100", views: int = 2, family: st
                       shard_id=shard_id, num_shards=num_shards)
 
 
-def draw_views(split, plan, *, seed: int = 0, device: str = "cpu", batch_size: int = 64):
-    """Every image of a (small) split through ``plan`` once, in order, for pictures
-    (kdaug show-aug): (views float32 numpy (N, V, 3, S, S), fired: per image, per view, the
-    list of steps that fired, empty for views without a chain)."""
-    require_dali()
-    from kdaug.pipelines.loader import DaliLoader
-
-    loader = DaliLoader(split, plan, min(batch_size, len(split)), train=False, seed=seed,
-                        device=device)
-    views, fired = [], []
-    for batch, gates, _ in loader.iter_with_gates():
-        views.append(batch.views.float().cpu().numpy())
-        for b in range(batch.batch_size):
-            fired.append([gates[b, v].tolist() if plan.augmented(v) else []
-                          for v in range(plan.num_views)])
-    return np.concatenate(views), fired
-
-
-__all__ = ["build_loader", "draw_views", "require_dali", "DALI_MISSING"]
+__all__ = ["build_loader", "require_dali", "DALI_MISSING"]

@@ -368,10 +368,7 @@ NEEDS_HW = ("shearX", "shearY", "sharpness")
 
 def is_identity(step: OpStep) -> bool:
     """Steps whose op leaves every image as it is (kept in the policies for fidelity)."""
-    op, magnitude = step.op, step.magnitude
-    return ((op == "posterize" and int(magnitude) >= 8) or (op == "solarize" and magnitude > 255)
-            or (op in ("shearX", "shearY", "translateX", "translateY", "rotate", "color",
-                       "contrast", "brightness", "sharpness") and magnitude == 0))
+    return not step.changes_images()
 
 
 @do_not_convert   # no DALI conditionals inside the ops: AutoGraph need not rewrite them
