@@ -7,19 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-import kdaug.cli.commands  # noqa: F401  (registers the commands)
-from kdaug.cli.main import cli as kdaug_cli
-
-SMALL = ["--dataset", "digits", "--few-shot", "0.15", "--batch-size", "32", "--epochs", "1",
-         "--limit-batches", "2", "--quiet", "--workers", "0"]
-
-
-def run(args, tmp_path, **kw):
-    env = {"KDAUG_CACHE": str(tmp_path / "cache")}
-    result = CliRunner().invoke(kdaug_cli, args, env=env, catch_exceptions=False, **kw)
-    return result
+from cli_helpers import SMALL, run
 
 
 @pytest.fixture(scope="module")
