@@ -33,3 +33,12 @@ def assert_one_line(output: str, exit_code: int, expected_code: int, *fragments:
     for fragment in fragments:
         assert fragment in lines[0], output
     return lines[0]
+
+
+def small(**overrides) -> list:
+    """SMALL with some values replaced, e.g. small(epochs=2)."""
+    args = list(SMALL)
+    for name, value in overrides.items():
+        flag = "--" + name.replace("_", "-")
+        args[args.index(flag) + 1] = str(value)
+    return args

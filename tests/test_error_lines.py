@@ -1,8 +1,14 @@
 """Bad input and a hostile environment end in one line naming the problem, a non-zero exit and
 no traceback; nothing already written is lost."""
-import pytest
+import errno
+import os
 
-from cli_helpers import assert_one_line, run
+import pytest
+import torch
+
+from kdaug import models
+from kdaug.engine import checkpoint as ckpt
+from cli_helpers import SMALL, assert_one_line, run, small
 from datasets_fixtures import make_class_folders
 
 
@@ -28,3 +34,79 @@ def test_reference_backend_names_the_bad_jpeg(workers, broken_folder, tmp_path):
     line = assert_one_line(res.output, res.exit_code, 1, "bad image file", bad, "Truncated")
     assert "DataLoader" not in line
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def _unreadable_checkpoints(tmp_path):
+    """(file, what the error must say) for each way a checkpoint cannot be read."""
+    good = tmp_path / "good.pt"
+    torch.save({"w": torch.zeros(4)}, good)
+    data = good.read_bytes()
+    truncated, text, empty, code = (tmp_path / n for n in ("cut.pt", "notes.pt", "empty.pt", "code.pt"))
+    truncated.write_bytes(data[: len(data) // 2])
+    text.write_text("these are not weights\n")
+    empty.write_bytes(b"")
+    # a pickle that would create a directory if its code ever ran
+    torch.save({"w": _Payload(str(tmp_path / "code_ran"))}, code)
+    return [(truncated, "is truncated or damaged"), (text, "is not a checkpoint"),
+            (empty, "is empty"), (code, "holds objects other than tensors: refused for safety")]
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def test_unreadable_checkpoints_say_what_they_are(tmp_path):
+    for path, reason in _unreadable_checkpoints(tmp_path):
+        res = run(["eval", "--checkpoint", str(path), "--dataset", "digits", "--arch", "resnet8"],
+                  tmp_path)
+        line = assert_one_line(res.output, res.exit_code, 1, str(path), reason)
+        assert "weights_only" not in line
+    assert not (tmp_path / "code_ran").exists()
+
+
+def test_unknown_architecture_in_checkpoint_or_flag(tmp_path):
+    record = ckpt.model_record("plain", "resnet8", 10, models.create("resnet8", 10).state_dict())
+    odd = tmp_path / "odd.pt"
+    torch.save({**record, "arch": "resnet9000"}, odd)
+    res = run(["eval", "--checkpoint", str(odd), "--dataset", "digits"], tmp_path)
+    assert_one_line(res.output, res.exit_code, 1, str(odd), "unknown model ('resnet9000'")
+    bare = tmp_path / "bare.pt"
+    torch.save(record["model"], bare)
+    res = run(["eval", "--checkpoint", str(bare), "--dataset", "digits", "--arch", "nope"], tmp_path)
+    assert_one_line(res.output, res.exit_code, 1, "unknown model 'nope'")
+
+
+def _ce_run(run_dir, *extra):
+    return ["train", "--method", "ce", "--teacher", "resnet8", "--backend", "reference",
+            "--run-dir", str(run_dir), *extra]
+
+
+def test_disk_full_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    real_fsync, synced = os.fsync, []
+
+    def fsync(fd):  # the third write (epoch 1's checkpoint.pt) meets a full disk
+        synced.append(fd)
+        if len(synced) > 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    res = run(_ce_run(tmp_path / "r", *small(epochs=2, limit_batches=1)), tmp_path)
+    assert_one_line(res.output, res.exit_code, 1, f"cannot write {tmp_path / 'r' / 'checkpoint.pt'}",
+                    "No space left on device", "the previous checkpoint.pt is kept")
+    assert torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["epoch"] == 0
+    assert not list((tmp_path / "r").glob("*.tmp"))
+
+
+def test_resume_from_a_weights_only_file(tmp_path):
+    assert run(_ce_run(tmp_path / "r", *SMALL), tmp_path).exit_code == 0
+    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
+    weights_only = {k: state[k] for k in ("format", "version", "kind", "arch", "num_classes",
+                                          "classes", "model", "config")}
+    torch.save(weights_only, tmp_path / "r" / "checkpoint.pt")
+    res = run(_ce_run(tmp_path / "r", *SMALL, "--resume"), tmp_path)
+    assert_one_line(res.output, res.exit_code, 1, "--resume", "holds no optimizer")

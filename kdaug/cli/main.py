@@ -21,6 +21,13 @@ class KdaugGroup(click.Group):
         except KdaugError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             sys.exit(1)
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            # a file the command had to read or write (disk full, read-only, permissions)
+            err_console.print(f"[bold red]error:[/] {exc.filename}: {exc.strerror or exc}",
+                              highlight=False, soft_wrap=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             err_console.print("interrupted: completed epochs are saved in the run directory; "
                               "continue with --resume")

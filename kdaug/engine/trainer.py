@@ -16,6 +16,7 @@ from kdaug.engine.distributed import DistInfo, all_sum
 from kdaug.engine.metrics import MetricLog, topk_correct
 from kdaug.errors import KdaugError
 
+RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "best_top1", "torch_rng")
 SYNC_EVERY = 20  # steps between reads of a loss value (each read waits for the GPU)
 
 
@@ -77,6 +78,10 @@ class Trainer:
 
     def resume(self) -> None:
         state = ckpt.load(self.checkpoint_path)
+        missing = [k for k in RESUME_KEYS if k not in state]
+        if missing:
+            raise KdaugError(f"--resume: {self.checkpoint_path} holds no {', '.join(missing)} "
+                             f"state: it is a weights file, not a run's checkpoint")
         from kdaug.models import load_state
 
         load_state(self.method.model, state["model"], str(self.checkpoint_path))
