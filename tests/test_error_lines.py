@@ -110,3 +110,31 @@ def test_resume_from_a_weights_only_file(tmp_path):
     torch.save(weights_only, tmp_path / "r" / "checkpoint.pt")
     res = run(_ce_run(tmp_path / "r", *SMALL, "--resume"), tmp_path)
     assert_one_line(res.output, res.exit_code, 1, "--resume", "holds no optimizer")
+
+
+REFUSED_OPTIONS = [
+    (["--lr", "inf"], 1, "--lr must be a finite number, got inf"),
+    (["--weight-decay", "nan"], 1, "--weight-decay must be a finite number, got nan"),
+    (["--momentum", "nan"], 1, "--momentum must be a finite number"),
+    (["--clip-grad", "inf"], 1, "--clip-grad must be a finite number"),
+    (["--few-shot", "nan"], 1, "--few-shot must be a finite number"),
+    (["--hp", "T=-4"], 1, "--hp: T=-4 is out of range: T > 0"),
+    (["--hp", "T=nan"], 1, "--hp: T=nan is out of range"),
+    (["--method", "kd", "--hp", "alpha=5"], 1, "alpha=5 is out of range: alpha >= 0 and <= 1"),
+    (["--hp", "=3"], 1, "--hp expects NAME=NUMBER, got '=3'"),
+    (["--hp", "tau=3"], 1, "method ccd has no hyper-parameter tau (it has: T)"),
+    (["--seed", "-1"], 2, "--seed"),
+]
+
+
+@pytest.mark.parametrize("extra,code,message", REFUSED_OPTIONS)
+def test_refused_options_train_nothing(extra, code, message, tmp_path):
+    res = run(["train", "--run-dir", str(tmp_path / "x"), "--backend", "reference"] + SMALL + extra,
+              tmp_path)
+    assert_one_line(res.output, res.exit_code, code, message)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "cache").exists()
+
+
+def test_show_aug_refuses_a_negative_seed(tmp_path):
+    res = run(["show-aug", "--seed", "-1", "-o", str(tmp_path / "g.png")], tmp_path)
+    assert_one_line(res.output, res.exit_code, 2, "--seed")

@@ -5,6 +5,7 @@ import click
 import numpy as np
 
 from kdaug.cli.main import cli, console
+from kdaug.cli.options import SEED
 from kdaug.errors import KdaugError
 
 
@@ -20,7 +21,7 @@ from kdaug.errors import KdaugError
               help="Number of images (rows).")
 @click.option("--backend", type=click.Choice(["auto", "dali", "reference"]), default="auto",
               show_default=True, help="Which implementation draws the views (DALI runs on CPU here).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="grid.png",
               show_default=True, help="PNG file to write.")
 def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, output):

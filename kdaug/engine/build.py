@@ -19,6 +19,7 @@ from kdaug.engine.config import TrainConfig
 from kdaug.engine.distributed import DistInfo
 from kdaug.engine.loaders import choose_backend, make_loader, resolve_device
 from kdaug.engine.trainer import Trainer
+from kdaug.engine.validate import check_config
 from kdaug.errors import KdaugError
 from kdaug.methods.base import get_method, list_methods
 
@@ -49,6 +50,7 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
     explicit_student, explicit_teacher = cfg.student is not None, cfg.teacher is not None
     cfg = cfg.resolved()
     method_cls = method_class(cfg.method)
+    check_config(cfg, method_cls)
     views = cfg.views or method_cls.default_views
     try:
         method_cls.check_views(views)

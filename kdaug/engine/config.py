@@ -118,7 +118,7 @@ def parse_hp(items: List[str]) -> Dict[str, float]:
     for item in items:
         key, sep, value = item.partition("=")
         try:
-            if not sep:
+            if not sep or not key.strip():
                 raise ValueError
             out[key.strip()] = float(value)
         except ValueError:
