@@ -100,6 +100,8 @@ class Trainer:
         for epoch in range(self.start_epoch, self.cfg.epochs):
             train_stats = self.train_epoch(epoch)
             val = self.evaluate()
+            if not (math.isfinite(val["loss"]) and weights_finite(self.method.model)):
+                raise self._not_finite(f"the weights became non-finite during epoch {epoch}", epoch)
             self.scheduler.step()
             self.best_top1 = max(self.best_top1, val["top1"])
             row = {"epoch": epoch, **train_stats, **{f"val_{k}": v for k, v in val.items()},
@@ -115,6 +117,12 @@ class Trainer:
         return {"best_top1": self.best_top1, "final_top1": last.get("val_top1"),
                 "final_top5": last.get("val_top5"), "epochs": self.cfg.epochs,
                 "run_dir": str(self.run_dir)}
+
+    def _not_finite(self, what: str, epoch: int) -> KdaugError:
+        """Stop before anything is saved: checkpoint.pt and best.pt keep the last good epoch."""
+        kept = (f"{self.checkpoint_path} (epoch {epoch - 1}) and best.pt are kept" if epoch > 0
+                else "nothing was saved")
+        return KdaugError(f"{what}: lower --lr or check the teacher checkpoint; {kept}")
 
     def _autocast(self):
         if self.use_amp:
@@ -158,8 +166,8 @@ class Trainer:
             if step % SYNC_EVERY == 0 or step == total - 1:
                 value = float(loss.detach())
                 if not math.isfinite(value):
-                    raise KdaugError(f"the loss became {value} at epoch {epoch} step {step}: "
-                                     f"lower --lr or check the teacher checkpoint")
+                    raise self._not_finite(f"the loss became {value} at epoch {epoch} step {step}",
+                                           epoch)
                 if self.progress:
                     self.progress.step(value, views_seen / (time.perf_counter() - start),
                                        advance=step + 1 - self.progress.completed)
@@ -174,6 +182,13 @@ class Trainer:
     def evaluate(self) -> Dict:
         return evaluate(self.method.eval_model(), self.val_loader, self.device, self.dist,
                         self.use_amp, self.channels_last)
+
+
+@torch.no_grad()
+def weights_finite(model: nn.Module) -> bool:
+    """Parameters and buffers (BN statistics too) hold no NaN or inf; one device sync."""
+    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
 
 
 @torch.no_grad()
