@@ -68,6 +68,7 @@ class TrainConfig:
     seed: int = 0
     run_dir: Optional[str] = None
     resume: bool = False
+    allow_changes: bool = False      # with resume: accept changed recipe values (epochs, lr...)
     cache_dir: Optional[str] = None
     hp: Dict[str, float] = field(default_factory=dict)
     limit_batches: Optional[int] = None  # cap batches per epoch (smoke tests, benchmarks)

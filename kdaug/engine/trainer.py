@@ -60,6 +60,8 @@ class Trainer:
                 method, device_ids=[device.index] if device.type == "cuda" else None)
         self.start_epoch, self.best_top1 = 0, 0.0
         self.log = MetricLog(self.run_dir)
+        self.run_info: Dict = {}  # resolved facts a resume must match (kdaug.engine.resume)
+        self.lock = None          # the run directory's RunLock, released when fit() ends
 
     # -- checkpoints -------------------------------------------------------------------
     @property
@@ -73,11 +75,11 @@ class Trainer:
                                 self.method.model.state_dict(), self.record.get("classes"))
         rec.update(epoch=epoch, best_top1=self.best_top1, optimizer=self.optimizer.state_dict(),
                    scheduler=self.scheduler.state_dict(), config=self.cfg.to_dict(),
-                   torch_rng=torch.get_rng_state())
+                   run=self.run_info, torch_rng=torch.get_rng_state())
         ckpt.save_atomic(rec, path or self.checkpoint_path)
 
-    def resume(self) -> None:
-        state = ckpt.load(self.checkpoint_path)
+    def resume(self, state: Optional[dict] = None) -> None:
+        state = ckpt.load(self.checkpoint_path) if state is None else state
         missing = [k for k in RESUME_KEYS if k not in state]
         if missing:
             raise KdaugError(f"--resume: {self.checkpoint_path} holds no {', '.join(missing)} "
@@ -97,6 +99,13 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------
     def fit(self) -> Dict:
+        try:
+            return self._fit()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _fit(self) -> Dict:
         for epoch in range(self.start_epoch, self.cfg.epochs):
             train_stats = self.train_epoch(epoch)
             val = self.evaluate()
