@@ -106,7 +106,7 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
     try:
         state = _checkpoint_to_resume(cfg, run_dir)
         old = resume.recorded(state) if state is not None else None
-        run_info = {"trained_arch": arch, "backend": choice.backend}
+        run_info, changed = {"trained_arch": arch, "backend": choice.backend}, []
         if old is not None:  # before any teacher is trained: another run is refused at once
             changed = resume.check_same_run(old, {**cfg.to_dict(), **run_info}, run_dir,
                                             cfg.allow_changes)
@@ -136,6 +136,8 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
         trainer.run_info, trainer.lock = run_info, lock
         if state is not None:
             trainer.resume(state)
+            if changed:
+                trainer.use_current_recipe()
         if dist.is_main:
             resolved = {**cfg.to_dict(), "trained_arch": arch, "backend_resolved": choice.describe(),
                         "teacher_sha256": run_info["teacher_sha256"],

@@ -2,9 +2,11 @@
 method: everything method-specific lives in kdaug/methods."""
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
@@ -96,6 +98,19 @@ class Trainer:
 
             rows = json.loads(self.log.json.read_text())
             self.log.rows = [r for r in rows if r["epoch"] < self.start_epoch]
+
+    def use_current_recipe(self) -> None:
+        """After resume(): the optimizer and schedule take this run's values (a resume with
+        --allow-changes) instead of the checkpoint's; the lr is the schedule's at this epoch."""
+        cfg, sched = self.cfg, self.scheduler
+        sched.base_lrs = [cfg.lr] * len(self.optimizer.param_groups)
+        sched.milestones = Counter(cfg.milestones)
+        sched.gamma = cfg.gamma
+        lr = cfg.lr * cfg.gamma ** bisect.bisect_right(sorted(cfg.milestones), sched.last_epoch)
+        for group in self.optimizer.param_groups:
+            group.update(lr=lr, initial_lr=cfg.lr, momentum=cfg.momentum,
+                         weight_decay=cfg.weight_decay, nesterov=bool(cfg.nesterov))
+        sched._last_lr = [lr] * len(self.optimizer.param_groups)
 
     # -- loop --------------------------------------------------------------------------
     def fit(self) -> Dict:
