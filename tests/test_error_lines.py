@@ -138,3 +138,21 @@ def test_refused_options_train_nothing(extra, code, message, tmp_path):
 def test_show_aug_refuses_a_negative_seed(tmp_path):
     res = run(["show-aug", "--seed", "-1", "-o", str(tmp_path / "g.png")], tmp_path)
     assert_one_line(res.output, res.exit_code, 2, "--seed")
+
+
+@pytest.mark.parametrize("output,message", [("nowhere/grid.png", "does not exist"),
+                                            ("grid.txt", "not an image file name")])
+def test_show_aug_output_that_cannot_be_written(output, message, tmp_path):
+    target = tmp_path / output
+    res = run(["show-aug", "-n", "1", "--backend", "reference", "-o", str(target)], tmp_path)
+    assert_one_line(res.output, res.exit_code, 1, f"-o {target}", message)
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("backend", ["reference", "dali"])
+def test_show_aug_on_undecodable_images(backend, broken_folder, tmp_path):
+    root, bad = broken_folder
+    res = run(["show-aug", "--dataset", "folder", "--data-dir", str(root), "-n", "8",
+               "--backend", backend, "-o", str(tmp_path / "g.png")], tmp_path)
+    assert_one_line(res.output, res.exit_code, 1, "bad image file", bad)
+    assert not (tmp_path / "g.png").exists()

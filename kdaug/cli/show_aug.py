@@ -1,6 +1,8 @@
 """kdaug show-aug: look at the views a plan makes."""
 from __future__ import annotations
 
+import os
+
 import click
 import numpy as np
 
@@ -37,6 +39,7 @@ def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, out
     from kdaug.engine.loaders import choose_backend
     import torch
 
+    check_output_image(output)
     data = load_dataset(dataset, data_dir=data_dir)
     if family.startswith("rotation"):
         views = 4
@@ -57,6 +60,18 @@ def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, out
     console.print(f"wrote {output}: {len(indices)} images x {plan.num_views} views "
                   f"({plan.family}, policy {plan.policy.name if plan.policy else '-'}, "
                   f"backend {choice.describe()})")
+
+
+def check_output_image(path: str) -> None:
+    """Before any work: -o names an image format PIL writes, in a directory that exists."""
+    from PIL import Image
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise KdaugError(f"-o {path}: directory {folder} does not exist")
+    fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise KdaugError(f"-o {path}: not an image file name (use .png)")
 
 
 def sample_views(backend: str, split, plan, indices, seed: int):
