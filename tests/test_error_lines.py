@@ -2,6 +2,8 @@
 no traceback; nothing already written is lost."""
 import errno
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -156,3 +158,19 @@ def test_show_aug_on_undecodable_images(backend, broken_folder, tmp_path):
                "--backend", backend, "-o", str(tmp_path / "g.png")], tmp_path)
     assert_one_line(res.output, res.exit_code, 1, "bad image file", bad)
     assert not (tmp_path / "g.png").exists()
+
+
+def test_dali_backend_screen_shows_only_kdaugs_line(broken_folder, tmp_path):
+    """DALI's decoder prints its own "[ERROR] ..." to the process's stderr: it goes to the
+    native-messages log, and the screen keeps kdaug's line naming the file."""
+    root, bad = broken_folder
+    env = {**os.environ, "KDAUG_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
+           "COLUMNS": "400"}
+    proc = subprocess.run([sys.executable, "-m", "kdaug.cli", "train", "--dataset", "folder",
+                           "--data-dir", str(root), "--method", "ce", "--teacher", "resnet18",
+                           "--batch-size", "2", "--epochs", "1", "--quiet", "--backend", "dali",
+                           "--workers", "1", "--run-dir", str(tmp_path / "r")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines() == [f"error: bad image file: {bad}: cannot decode: Truncated File Read"]
+    assert "[ERROR]" in (tmp_path / "cache" / "native-messages.log").read_text()

@@ -53,8 +53,10 @@ def cli():
 
 def main():
     from kdaug.cli import commands  # noqa: F401  (registers the commands on `cli`)
+    from kdaug.cli.native_log import native_stderr_to_log
 
-    cli(prog_name="kdaug")
+    with native_stderr_to_log():
+        cli(prog_name="kdaug")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -12,10 +11,11 @@ import torch
 
 from kdaug.engine import checkpoint as ckpt
 from kdaug.engine.rundir import fingerprint
+from kdaug.paths import cache_home
 
 
 def cache_root(cfg) -> Path:
-    return Path(cfg.cache_dir or os.environ.get("KDAUG_CACHE") or Path.home() / ".cache" / "kdaug")
+    return cache_home(cfg.cache_dir)
 
 
 def cache_dir(teacher_cfg, kind: str) -> Path:
