@@ -223,3 +223,12 @@ def test_a_run_that_goes_non_finite_keeps_its_last_good_checkpoint(tmp_path):
     assert_one_line(res.output, res.exit_code, 1, "non-finite during epoch 1",
                     "(epoch 0) and best.pt are kept")
     assert saved == {p: (tmp_path / "r" / p).read_bytes() for p in saved}
+
+
+def test_resume_of_a_default_directory_that_changed_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--method", "ce", "--teacher", "resnet8", "--backend", "reference"]
+    assert run(args + SMALL, tmp_path).exit_code == 0
+    res = run(args + small(epochs=2) + ["--resume"], tmp_path)
+    assert_one_line(res.output, res.exit_code, 1, "--resume: no checkpoint.pt in runs/digits/",
+                    "pass the --run-dir of the run to continue")

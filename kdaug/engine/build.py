@@ -100,11 +100,12 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
         teacher, cfg, arch, model = _load_teacher(cfg, cfg.teacher_checkpoint, method_cls,
                                                   explicit_teacher, data.num_classes, arch, model)
 
-    run_dir = Path(cfg.run_dir) if cfg.run_dir else default_run_dir(cfg, arch)
+    named = cfg.run_dir is not None
+    run_dir = Path(cfg.run_dir) if named else default_run_dir(cfg, arch)
     cfg = dataclasses.replace(cfg, run_dir=str(run_dir))
     lock = RunLock(run_dir) if dist.is_main else None  # held until fit() ends
     try:
-        state = _checkpoint_to_resume(cfg, run_dir)
+        state = _checkpoint_to_resume(cfg, run_dir, named)
         old = resume.recorded(state) if state is not None else None
         run_info, changed = {"trained_arch": arch, "backend": choice.backend}, []
         if old is not None:  # before any teacher is trained: another run is refused at once
@@ -167,7 +168,7 @@ def _load_teacher(cfg, path, method_cls, explicit_teacher: bool, num_classes: in
     return teacher, cfg, arch, model
 
 
-def _checkpoint_to_resume(cfg: TrainConfig, run_dir: Path) -> Optional[dict]:
+def _checkpoint_to_resume(cfg: TrainConfig, run_dir: Path, named: bool) -> Optional[dict]:
     """The run directory's checkpoint when resuming (None for a new run); a new run never
     starts over an existing one, and --resume needs one."""
     path = run_dir / "checkpoint.pt"
@@ -177,9 +178,9 @@ def _checkpoint_to_resume(cfg: TrainConfig, run_dir: Path) -> Optional[dict]:
     if not cfg.resume:
         return None
     if not path.exists():
-        raise KdaugError(f"--resume: no checkpoint.pt in {run_dir} (the default run directory "
-                         f"is named after every setting: pass the --run-dir of the run to "
-                         f"continue)")
+        hint = ("" if named else " (the default run directory is named after every setting: "
+                                 "pass the --run-dir of the run to continue)")
+        raise KdaugError(f"--resume: no checkpoint.pt in {run_dir}{hint}")
     return ckpt.load(path)
 
 
