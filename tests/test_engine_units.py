@@ -92,7 +92,7 @@ def test_checkpoint_errors_name_the_file(tmp_path):
         ckpt.load(tmp_path / "missing.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(KdaugError, match="bad.pt cannot be read"):
+    with pytest.raises(KdaugError, match="bad.pt is not a checkpoint"):
         ckpt.load(bad)
 
 

@@ -145,6 +145,15 @@ def test_unknown_hparam_is_refused():
         get_method("kd")(Table(torch.zeros(2, K)), Table(torch.zeros(2, K)), K, beta=1.0)
 
 
+def test_every_hyper_parameter_has_a_range_that_holds_its_default():
+    declared = {(m, n): p for m, cls in list_methods().items() for n, p in cls.hparams.items()}
+    assert ("kd", "alpha") in declared and ("sskd", "ratio_ss") in declared
+    for (method, name), spec in declared.items():
+        spec.check(name, spec.default)
+    with pytest.raises(ValueError, match="alpha=1.5 is out of range: alpha >= 0 and <= 1"):
+        get_method("kd")(Table(torch.zeros(2, K)), Table(torch.zeros(2, K)), K, alpha=1.5)
+
+
 # ---------------------------------------------------------------- ce, kd, ccd
 def test_ce_is_the_mean_cross_entropy_over_every_view():
     B, V = 3, 2

@@ -7,19 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-import kdaug.cli.commands  # noqa: F401  (registers the commands)
-from kdaug.cli.main import cli as kdaug_cli
-
-SMALL = ["--dataset", "digits", "--few-shot", "0.15", "--batch-size", "32", "--epochs", "1",
-         "--limit-batches", "2", "--quiet", "--workers", "0"]
-
-
-def run(args, tmp_path, **kw):
-    env = {"KDAUG_CACHE": str(tmp_path / "cache")}
-    result = CliRunner().invoke(kdaug_cli, args, env=env, catch_exceptions=False, **kw)
-    return result
+from cli_helpers import SMALL, assert_one_line, run, small
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +52,19 @@ def test_resume_continues_and_refuses_overwrite(teacher_ckpt, tmp_path):
     assert run(args, tmp_path).exit_code == 0
     again = run(args, tmp_path)
     assert again.exit_code == 1 and "already holds a checkpoint" in again.output
-    resumed = run(args[:-len(SMALL)] + [a if a != "1" else "2" for a in SMALL] + ["--resume"], tmp_path)
+    longer = args[:-len(SMALL)] + small(epochs=2) + ["--resume"]
+    refused = run(longer, tmp_path)  # more epochs is another recipe: only when asked for
+    assert_one_line(refused.output, refused.exit_code, 1, "epochs 1 -> 2", "--allow-changes")
+    resumed = run(longer + ["--allow-changes"], tmp_path)
     assert resumed.exit_code == 0, resumed.output
+    assert "resuming with changed settings: epochs 1 -> 2" in resumed.output
     rows = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert [r["epoch"] for r in rows] == [0, 1]
     assert torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    # config.json describes the run now and keeps how it started
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (cfg["epochs"], cfg["start_epoch"]) == (2, 1)
+    assert [(h["epochs"], h["start_epoch"]) for h in cfg["history"]] == [(1, 0)]
 
 
 def test_eval_command(teacher_ckpt, tmp_path):
@@ -80,8 +77,11 @@ def test_eval_command(teacher_ckpt, tmp_path):
 
 
 def test_embedded_teacher_is_trained_once_then_reused(tmp_path):
+    # one whole epoch of the embedded data: a teacher clearly above chance (one at chance
+    # level is never cached, see test_run_safety)
     args = ["train", "--method", "kd", "--teacher", "resnet8", "--student", "resnet8",
-            "--backend", "reference", "--cache-dir", str(tmp_path / "cache")] + SMALL
+            "--backend", "reference", "--cache-dir", str(tmp_path / "cache")] + small(
+        few_shot=1, batch_size=16, limit_batches=90)
     first = run(args + ["--run-dir", str(tmp_path / "a")], tmp_path)
     assert first.exit_code == 0, first.output
     assert "training a resnet8 (plain)" in first.output

@@ -111,7 +111,20 @@ class ReferenceLoader(EpochLoader):
 
     def _batches(self, epoch: int, chunks: List[np.ndarray]) -> Iterator[ViewBatch]:
         self._pass.epoch, self._pass.chunks = epoch, chunks
-        for views, labels, index in self._loader:
-            batch = ViewBatch(views, labels.to(torch.int64), index.to(torch.int64),
-                              self._rotation)
-            yield batch.to(self.device) if self.device.type != "cpu" else batch
+        try:
+            for views, labels, index in self._loader:
+                batch = ViewBatch(views, labels.to(torch.int64), index.to(torch.int64),
+                                  self._rotation)
+                yield batch.to(self.device) if self.device.type != "cpu" else batch
+        except KdaugError as exc:
+            raise _worker_error_line(exc) from None
+
+
+def _worker_error_line(exc: KdaugError) -> KdaugError:
+    """A DataLoader worker re-raises a KdaugError with its whole traceback as the message
+    ("Caught KdaugError in DataLoader worker process 0. Original Traceback ..."): keep the
+    one line the user should see."""
+    text, marker = str(exc), "KdaugError: "
+    if not text.startswith("Caught ") or marker not in text:
+        return exc
+    return KdaugError(text.rsplit(marker, 1)[1].strip())

@@ -21,6 +21,13 @@ class KdaugGroup(click.Group):
         except KdaugError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             sys.exit(1)
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            # a file the command had to read or write (disk full, read-only, permissions)
+            err_console.print(f"[bold red]error:[/] {exc.filename}: {exc.strerror or exc}",
+                              highlight=False, soft_wrap=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             err_console.print("interrupted: completed epochs are saved in the run directory; "
                               "continue with --resume")
@@ -46,8 +53,10 @@ def cli():
 
 def main():
     from kdaug.cli import commands  # noqa: F401  (registers the commands on `cli`)
+    from kdaug.cli.native_log import native_stderr_to_log
 
-    cli(prog_name="kdaug")
+    with native_stderr_to_log():
+        cli(prog_name="kdaug")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import click
 
 from kdaug.engine.config import PRESETS
 
+SEED = click.IntRange(0, 2**32 - 1)  # what every generator a seed reaches accepts
+
 
 def _milestones(ctx, param, value):
     if value is None:
@@ -77,7 +79,7 @@ def recipe_options(f):
                      help="bf16 autocast (CUDA only)."),
         click.option("--channels-last/--no-channels-last", default=True, show_default=True,
                      help="NHWC memory layout (CUDA only)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=SEED, default=0, show_default=True,
                      help="Seed of weights, shuffling and augmentation (printed with results)."),
         click.option("--limit-batches", type=click.IntRange(min=1), default=None,
                      help="Stop each epoch after this many batches (smoke tests)."),

@@ -1,11 +1,14 @@
 """kdaug show-aug: look at the views a plan makes."""
 from __future__ import annotations
 
+import os
+
 import click
 import numpy as np
 import torch
 
 from kdaug.cli.main import cli, console
+from kdaug.cli.options import SEED
 from kdaug.errors import KdaugError
 
 
@@ -21,7 +24,7 @@ from kdaug.errors import KdaugError
               help="Number of images (rows).")
 @click.option("--backend", type=click.Choice(["auto", "dali", "reference"]), default="auto",
               show_default=True, help="Which implementation draws the views (DALI runs on CPU here).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="grid.png",
               show_default=True, help="PNG file to write.")
 def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, output):
@@ -38,6 +41,7 @@ def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, out
     from kdaug.data import load_dataset
     from kdaug.engine.loaders import choose_backend
 
+    check_output_image(output)
     data = load_dataset(dataset, data_dir=data_dir)
     if family.startswith("rotation"):
         views = 4
@@ -64,6 +68,18 @@ def pick_images(total: int, count: int, seed: int) -> np.ndarray:
     """The sample ids a grid shows, in order."""
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(total, size=min(count, total), replace=False))
+
+
+def check_output_image(path: str) -> None:
+    """Before any work: -o names an image format PIL writes, in a directory that exists."""
+    from PIL import Image
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise KdaugError(f"-o {path}: directory {folder} does not exist")
+    fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise KdaugError(f"-o {path}: not an image file name (use .png)")
 
 
 def sample_views(choice, split, plan, indices, seed: int):

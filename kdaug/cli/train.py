@@ -43,6 +43,10 @@ def config_from(kwargs) -> TrainConfig:
               help="Where config.json, metrics.csv/json and checkpoints go "
                    "[default: runs/DATASET/METHOD-ARCH-vV-seedS].")
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint.")
+@click.option("--allow-changes", is_flag=True,
+              help="With --resume: continue although recipe values (epochs, lr, batch size...) "
+                   "differ from the run's; config.json keeps the earlier ones. Method, models, "
+                   "data, seed, views, policy, backend and teacher never change in a run.")
 def train(**kwargs):
     """Train a student by distillation (or a teacher with --method ce).
 

@@ -69,7 +69,7 @@ def check_file(path: str) -> List[str]:
         with open(path, "rb") as f:
             head = f.read(16)
     except OSError as e:
-        return [f"unreadable: {e.strerror or e}"]
+        return [load_problem(path, e)]
     if not head:
         return ["empty file (0 bytes)"]
     try:
@@ -79,8 +79,7 @@ def check_file(path: str) -> List[str]:
             im.load()
             mode, progressive = im.mode, bool(im.info.get("progressive"))
     except Exception as e:  # anything PIL cannot decode will fail the pipeline too
-        text = str(e) or type(e).__name__
-        return [f"truncated: {text}" if "truncated" in text else f"cannot decode: {text}"]
+        return [load_problem(path, e)]
     kind = _format(head)
     if kind != "JPEG":
         return [f"not a JPEG ({kind} data): the GPU decoder wants JPEG"]
@@ -92,6 +91,25 @@ def check_file(path: str) -> List[str]:
     if progressive:
         problems.append("progressive JPEG: the hardware decoder wants baseline (re-save baseline)")
     return problems
+
+
+def load_problem(path: str, error: Exception) -> str:
+    """What is wrong with a file that failed to open or decode with ``error``, in the words
+    of check_file: unreadable, empty, truncated or cannot decode."""
+    if isinstance(error, OSError) and error.errno is not None:  # the OS refused the file
+        return f"unreadable: {error.strerror or error}"
+    try:
+        if os.path.getsize(path) == 0:
+            return "empty file (0 bytes)"
+    except OSError as e:
+        return f"unreadable: {e.strerror or e}"
+    text = str(error) or type(error).__name__
+    return f"truncated: {text}" if "truncated" in text else f"cannot decode: {text}"
+
+
+def bad_image_file(path: str, problem: str) -> KdaugError:
+    """The one-line error of a training or preview run that meets a bad file."""
+    return KdaugError(f"bad image file: {path}: {problem}")
 
 
 def _check_chunk(paths: Sequence[str]) -> List[Problem]:

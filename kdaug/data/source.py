@@ -39,13 +39,20 @@ class Split:
         return Split(self.labels[idx], files=[self.files[i] for i in idx])
 
     def load(self, i: int) -> np.ndarray:
-        """Image ``i`` as (H, W, 3) uint8 RGB."""
+        """Image ``i`` as (H, W, 3) uint8 RGB; a file that cannot be read or decoded raises
+        KdaugError naming it."""
         if self.images is not None:
             return self.images[i]
         from PIL import Image
 
-        with Image.open(self.files[i]) as im:
-            return np.asarray(im.convert("RGB"))
+        from kdaug.data.check import bad_image_file, load_problem
+
+        path = self.files[i]
+        try:
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB"))
+        except Exception as exc:  # PIL raises OSError, ValueError, SyntaxError... on bad data
+            raise bad_image_file(path, load_problem(path, exc)) from None
 
 
 @dataclass

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -15,10 +16,13 @@ import torch
 from kdaug.augment.plan import eval_plan, train_plan
 from kdaug.augment.policies import get_policy
 from kdaug.engine import checkpoint as ckpt
+from kdaug.engine import resume, teacher_cache
 from kdaug.engine.config import TrainConfig
-from kdaug.engine.distributed import DistInfo
+from kdaug.engine.distributed import DistInfo, barrier
 from kdaug.engine.loaders import choose_backend, make_loader, resolve_device
+from kdaug.engine.rundir import RunLock, fingerprint
 from kdaug.engine.trainer import Trainer
+from kdaug.engine.validate import check_config
 from kdaug.errors import KdaugError
 from kdaug.methods.base import get_method, list_methods
 
@@ -37,11 +41,10 @@ def trained_arch(cfg: TrainConfig, method_cls, explicit_student: bool) -> str:
 
 
 def default_run_dir(cfg: TrainConfig, arch: str) -> Path:
-    return Path("runs") / cfg.dataset / f"{cfg.method}-{arch}-v{cfg.views}-seed{cfg.seed}"
-
-
-def cache_root(cfg: TrainConfig) -> Path:
-    return Path(cfg.cache_dir or os.environ.get("KDAUG_CACHE") or Path.home() / ".cache" / "kdaug")
+    """runs/DATASET/METHOD-ARCH-vV-seedS-FINGERPRINT: readable, and two configurations that
+    differ in anything else (lr, batch size, backend, epochs, preset...) never share one."""
+    return (Path("runs") / cfg.dataset
+            / f"{cfg.method}-{arch}-v{cfg.views}-seed{cfg.seed}-{fingerprint(cfg)}")
 
 
 def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factory: Callable = None,
@@ -49,6 +52,7 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
     explicit_student, explicit_teacher = cfg.student is not None, cfg.teacher is not None
     cfg = cfg.resolved()
     method_cls = method_class(cfg.method)
+    check_config(cfg, method_cls)
     views = cfg.views or method_cls.default_views
     try:
         method_cls.check_views(views)
@@ -93,49 +97,108 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
     except KeyError as exc:
         raise KdaugError(f"unknown model {arch!r}: see `kdaug list models`") from None
     teacher = None
-    if method_cls.teacher_kind is not None:
-        path = cfg.teacher_checkpoint
-        if path is None and method_cls.teacher_required:
-            # `kdaug train --dataset imagenet --method ccd` works as written: the missing
-            # teacher is trained first (through its stages) and cached, loudly
-            path = ensure_teacher(cfg, method_cls.teacher_kind, cfg.teacher, dist, progress_factory, say)
-        if path is not None:
-            teacher, teacher_arch = ckpt.load_model(
-                path, method_cls.teacher_kind, cfg.teacher if explicit_teacher else None,
-                data.num_classes)
-            cfg = dataclasses.replace(cfg, teacher=teacher_arch, teacher_checkpoint=str(path))
-            if method_cls.trains_teacher:
-                arch = teacher_arch
-                model = models.build(method_cls.model_kind, arch, data.num_classes)
-    try:
-        method = method_cls(model, teacher, data.num_classes, **cfg.hp)
-    except ValueError as exc:
-        raise KdaugError(f"--hp: {exc}") from None
+    if method_cls.teacher_kind is not None and cfg.teacher_checkpoint is not None:
+        teacher, cfg, arch, model = _load_teacher(cfg, cfg.teacher_checkpoint, method_cls,
+                                                  explicit_teacher, data.num_classes, arch, model)
 
-    run_dir = Path(cfg.run_dir) if cfg.run_dir else default_run_dir(cfg, arch)
-    has_checkpoint = (run_dir / "checkpoint.pt").exists()
-    if has_checkpoint and not cfg.resume:
+    named = cfg.run_dir is not None
+    run_dir = Path(cfg.run_dir) if named else default_run_dir(cfg, arch)
+    cfg = dataclasses.replace(cfg, run_dir=str(run_dir))
+    lock = RunLock(run_dir) if dist.is_main else None  # held until fit() ends
+    try:
+        state = _checkpoint_to_resume(cfg, run_dir, named)
+        old = resume.recorded(state) if state is not None else None
+        run_info, changed = {"trained_arch": arch, "backend": choice.backend}, []
+        if old is not None:  # before any teacher is trained: another run is refused at once
+            changed = resume.check_same_run(old, {**cfg.to_dict(), **run_info}, run_dir,
+                                            cfg.allow_changes)
+            if changed:
+                say(f"resuming with changed settings: {'; '.join(changed)}")
+        if method_cls.teacher_kind is not None:
+            path = resume.teacher_to_resume_with(old, cfg.teacher_checkpoint) if old else cfg.teacher_checkpoint
+            if path is None and method_cls.teacher_required:
+                # `kdaug train --dataset imagenet --method ccd` works as written: the missing
+                # teacher is trained first (through its stages) and cached, loudly
+                path = ensure_teacher(cfg, method_cls.teacher_kind, cfg.teacher, dist,
+                                      progress_factory, say, run_dir)
+            if path is not None and teacher is None:
+                teacher, cfg, arch, model = _load_teacher(cfg, path, method_cls, explicit_teacher,
+                                                          data.num_classes, arch, model)
+        run_info = {"trained_arch": arch, "backend": choice.backend,
+                    "teacher_sha256": resume.file_sha256(cfg.teacher_checkpoint) if teacher else None}
+        try:
+            method = method_cls(model, teacher, data.num_classes, **cfg.hp)
+        except ValueError as exc:
+            raise KdaugError(f"--hp: {exc}") from None
+        record = {"kind": method_cls.model_kind, "arch": arch, "num_classes": data.num_classes,
+                  "classes": data.classes}
+        progress = progress_factory(cfg.method) if (progress_factory and dist.is_main and not cfg.quiet) else None
+        trainer = Trainer(cfg, method, train_loader, val_loader, device, dist, run_dir, record, progress)
+        trainer.backend, trainer.dataset, trainer.train_plan = choice, data, tplan
+        trainer.run_info, trainer.lock = run_info, lock
+        if state is not None:
+            trainer.resume(state)
+            if changed:
+                trainer.use_current_recipe()
+        if dist.is_main:
+            resolved = {**cfg.to_dict(), "trained_arch": arch, "backend_resolved": choice.describe(),
+                        "teacher_sha256": run_info["teacher_sha256"],
+                        "device_resolved": str(device), "world_size": dist.world,
+                        "train_views_family": family, "num_classes": data.num_classes,
+                        "train_images": len(data.train), "val_images": len(data.val),
+                        "start_epoch": trainer.start_epoch, "versions": versions()}
+            write_config(run_dir, resolved, resumed=state is not None)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return trainer
+
+
+def _load_teacher(cfg, path, method_cls, explicit_teacher: bool, num_classes: int, arch, model):
+    """Load the teacher checkpoint; methods that train the teacher itself (hsakd-teacher,
+    sskd-teacher) then train the checkpoint's architecture. Returns (teacher, cfg, arch, model)."""
+    from kdaug import models
+
+    teacher, teacher_arch = ckpt.load_model(path, method_cls.teacher_kind,
+                                            cfg.teacher if explicit_teacher else None, num_classes)
+    cfg = dataclasses.replace(cfg, teacher=teacher_arch, teacher_checkpoint=str(path))
+    if method_cls.trains_teacher:
+        arch = teacher_arch
+        model = models.build(method_cls.model_kind, arch, num_classes)
+    return teacher, cfg, arch, model
+
+
+def _checkpoint_to_resume(cfg: TrainConfig, run_dir: Path, named: bool) -> Optional[dict]:
+    """The run directory's checkpoint when resuming (None for a new run); a new run never
+    starts over an existing one, and --resume needs one."""
+    path = run_dir / "checkpoint.pt"
+    if path.exists() and not cfg.resume:
         raise KdaugError(f"run directory {run_dir} already holds a checkpoint: pass --resume to "
                          f"continue it, or --run-dir to start a new run elsewhere")
-    if cfg.resume and not has_checkpoint:
-        raise KdaugError(f"--resume: no checkpoint.pt in {run_dir}")
-    cfg = dataclasses.replace(cfg, run_dir=str(run_dir))
-    record = {"kind": method_cls.model_kind, "arch": arch, "num_classes": data.num_classes,
-              "classes": data.classes}
-    progress = progress_factory(cfg.method) if (progress_factory and dist.is_main and not cfg.quiet) else None
-    trainer = Trainer(cfg, method, train_loader, val_loader, device, dist, run_dir, record, progress)
-    trainer.backend, trainer.dataset, trainer.train_plan = choice, data, tplan
-    if cfg.resume:
-        trainer.resume()
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        resolved = {**cfg.to_dict(), "trained_arch": arch, "backend_resolved": choice.describe(),
-                    "device_resolved": str(device), "world_size": dist.world,
-                    "train_views_family": family, "num_classes": data.num_classes,
-                    "train_images": len(data.train), "val_images": len(data.val),
-                    "versions": versions()}
-        (run_dir / "config.json").write_text(json.dumps(resolved, indent=1))
-    return trainer
+    if not cfg.resume:
+        return None
+    if not path.exists():
+        hint = ("" if named else " (the default run directory is named after every setting: "
+                                 "pass the --run-dir of the run to continue)")
+        raise KdaugError(f"--resume: no checkpoint.pt in {run_dir}{hint}")
+    return ckpt.load(path)
+
+
+def write_config(run_dir: Path, resolved: dict, resumed: bool) -> None:
+    """config.json describes the run as it goes on now; each earlier start (the first one,
+    then every resume) stays in its "history", oldest first."""
+    path = run_dir / "config.json"
+    history = []
+    if resumed and path.exists():
+        try:
+            before = json.loads(path.read_text())
+        except ValueError:
+            before = {}
+        history = before.pop("history", []) + ([before] if before else [])
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({**resolved, "history": history}, indent=1))
+    os.replace(tmp, path)
 
 
 def versions() -> dict:
@@ -163,26 +226,40 @@ def _producer(kind: str) -> str:
 
 
 def ensure_teacher(cfg: TrainConfig, kind: str, arch: str, dist: DistInfo,
-                   progress_factory: Callable, say: Callable) -> Path:
-    """Train the missing teacher once (with its own teacher stages first), cache it, reuse it."""
+                   progress_factory: Callable, say: Callable, student_dir: Path) -> Path:
+    """Train the missing teacher once (with its own teacher stages first), cache it, reuse it.
+    A teacher not worth reusing (non-finite, at chance level) is moved out of the cache into
+    the student's run directory, for this run only."""
     producer = _producer(kind)
-    run_dir = cache_root(cfg) / "teachers" / (
-        f"{cfg.dataset}-{arch}-{kind}-seed{cfg.seed}-e{cfg.epochs}-fs{cfg.few_shot}-{cfg.backend}")
+    sub = dataclasses.replace(cfg, method=producer, teacher=arch, student=None, views=None,
+                              policy=None, teacher_checkpoint=None, run_dir=None, resume=False,
+                              allow_changes=False, hp={})
+    run_dir = teacher_cache.cache_dir(sub, kind)
     path = run_dir / "checkpoint.pt"
-    if path.exists():
-        state = ckpt.load(path)
-        if int(state.get("epoch", -1)) >= cfg.epochs - 1:
-            say(f"teacher: reusing the cached {arch} ({kind}) in {run_dir}")
-            return path
+    if path.exists() and int(ckpt.load(path).get("epoch", -1)) >= cfg.epochs - 1:
+        problem = teacher_cache.unusable(run_dir)
+        if problem:
+            raise KdaugError(f"the cached teacher in {run_dir} {problem}: delete that directory "
+                             f"to train it again")
+        say(f"teacher: reusing the cached {arch} ({kind}) in {run_dir}")
+        return path
     say(f"teacher: no --teacher-checkpoint given; training a {arch} ({kind}) with "
         f"`--method {producer}` first ({cfg.epochs} epochs; pass --teacher-checkpoint to skip "
         f"this), cached in {run_dir}")
-    sub = dataclasses.replace(cfg, method=producer, teacher=arch, student=None, views=None,
-                              policy=None, teacher_checkpoint=None, run_dir=str(run_dir),
-                              resume=path.exists(), hp={})
-    trainer = build_trainer(sub, dist, progress_factory, say)
-    trainer.fit()
-    return path
+    sub = dataclasses.replace(sub, run_dir=str(run_dir), resume=path.exists())
+    build_trainer(sub, dist, progress_factory, say).fit()
+    barrier(dist)
+    problem = teacher_cache.unusable(run_dir)
+    if problem is None:
+        return path
+    kept = student_dir / "teacher"
+    if dist.is_main:
+        if kept.exists():
+            shutil.rmtree(kept)
+        shutil.move(str(run_dir), str(kept))
+    barrier(dist)
+    say(f"teacher: the trained {arch} {problem}: not cached; this run uses it from {kept}")
+    return kept / "checkpoint.pt"
 
 
 def evaluate_checkpoint(path, dataset: str, *, data_dir=None, arch=None, backend="auto",

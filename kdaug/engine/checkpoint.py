@@ -16,18 +16,29 @@ FORMAT = "kdaug-checkpoint"
 
 def save_atomic(obj: dict, path) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _not_written(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # disk full, quota, I/O error: the old file is untouched
+            raise _not_written(path, exc) from None
         raise
+
+
+def _not_written(path: Path, exc: OSError) -> KdaugError:
+    kept = (f"the previous {path.name} is kept" if path.exists()
+            else "nothing was written")
+    return KdaugError(f"cannot write {path}: {exc.strerror or exc}; {kept}")
 
 
 def load(path) -> dict:
@@ -37,12 +48,27 @@ def load(path) -> dict:
         raise KdaugError(f"checkpoint {path} does not exist")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise KdaugError(f"checkpoint {path} cannot be read: {exc.strerror or exc}") from None
     except Exception as exc:  # truncated file, not a torch file, pickled code
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise KdaugError(f"checkpoint {path} cannot be read: {first[:200]}") from None
+        raise KdaugError(f"checkpoint {path} {_why_unreadable(path, exc)}") from None
     if not isinstance(obj, dict):
         raise KdaugError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
     return obj
+
+
+def _why_unreadable(path: Path, exc: Exception) -> str:
+    """What torch.load(weights_only=True) refused, in the user's terms (torch's own text
+    suggests the unsafe weights_only=False)."""
+    if "unsupported global" in str(exc).lower():
+        return "holds objects other than tensors: refused for safety"
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        return "is empty (0 bytes)"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):  # torch's zip, legacy pickle
+        return "is truncated or damaged"
+    return "is not a checkpoint (not a PyTorch file)"
 
 
 def is_kdaug(obj: dict) -> bool:
@@ -66,7 +92,10 @@ def load_model(path, kind: str, arch: Optional[str], num_classes: int):
 
     obj = load(path)
     if is_kdaug(obj):
-        found_kind, found_arch = obj["kind"], obj["arch"]
+        found_kind, found_arch = obj.get("kind"), obj.get("arch")
+        if found_kind not in models.KINDS or not models.has_model(found_arch):
+            raise KdaugError(f"checkpoint {path} holds an unknown model ({found_arch!r}, kind "
+                             f"{found_kind!r}): see `kdaug list models`")
         if arch is not None and arch != found_arch:
             raise KdaugError(f"checkpoint {path} holds a {found_arch}, not a {arch}")
         if obj["num_classes"] != num_classes:
@@ -76,6 +105,8 @@ def load_model(path, kind: str, arch: Optional[str], num_classes: int):
     else:
         if arch is None:
             raise KdaugError(f"checkpoint {path} is a bare state_dict: name its architecture")
+        if not models.has_model(arch):
+            raise KdaugError(f"unknown model {arch!r}: see `kdaug list models`")
         found_kind, state = "plain", obj.get("state_dict", obj)
     if found_kind != kind:
         if kind == "plain":  # a model with extra heads also serves as a plain classifier

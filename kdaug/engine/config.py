@@ -68,6 +68,7 @@ class TrainConfig:
     seed: int = 0
     run_dir: Optional[str] = None
     resume: bool = False
+    allow_changes: bool = False      # with resume: accept changed recipe values (epochs, lr...)
     cache_dir: Optional[str] = None
     hp: Dict[str, float] = field(default_factory=dict)
     limit_batches: Optional[int] = None  # cap batches per epoch (smoke tests, benchmarks)
@@ -118,7 +119,7 @@ def parse_hp(items: List[str]) -> Dict[str, float]:
     for item in items:
         key, sep, value = item.partition("=")
         try:
-            if not sep:
+            if not sep or not key.strip():
                 raise ValueError
             out[key.strip()] = float(value)
         except ValueError:

@@ -2,9 +2,11 @@
 method: everything method-specific lives in kdaug/methods."""
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
@@ -16,6 +18,7 @@ from kdaug.engine.distributed import DistInfo, all_sum
 from kdaug.engine.metrics import MetricLog, topk_correct
 from kdaug.errors import KdaugError
 
+RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "best_top1", "torch_rng")
 SYNC_EVERY = 20  # steps between reads of a loss value (each read waits for the GPU)
 
 
@@ -59,6 +62,8 @@ class Trainer:
                 method, device_ids=[device.index] if device.type == "cuda" else None)
         self.start_epoch, self.best_top1 = 0, 0.0
         self.log = MetricLog(self.run_dir)
+        self.run_info: Dict = {}  # resolved facts a resume must match (kdaug.engine.resume)
+        self.lock = None          # the run directory's RunLock, released when fit() ends
 
     # -- checkpoints -------------------------------------------------------------------
     @property
@@ -72,11 +77,15 @@ class Trainer:
                                 self.method.model.state_dict(), self.record.get("classes"))
         rec.update(epoch=epoch, best_top1=self.best_top1, optimizer=self.optimizer.state_dict(),
                    scheduler=self.scheduler.state_dict(), config=self.cfg.to_dict(),
-                   torch_rng=torch.get_rng_state())
+                   run=self.run_info, torch_rng=torch.get_rng_state())
         ckpt.save_atomic(rec, path or self.checkpoint_path)
 
-    def resume(self) -> None:
-        state = ckpt.load(self.checkpoint_path)
+    def resume(self, state: Optional[dict] = None) -> None:
+        state = ckpt.load(self.checkpoint_path) if state is None else state
+        missing = [k for k in RESUME_KEYS if k not in state]
+        if missing:
+            raise KdaugError(f"--resume: {self.checkpoint_path} holds no {', '.join(missing)} "
+                             f"state: it is a weights file, not a run's checkpoint")
         from kdaug.models import load_state
 
         load_state(self.method.model, state["model"], str(self.checkpoint_path))
@@ -90,11 +99,33 @@ class Trainer:
             rows = json.loads(self.log.json.read_text())
             self.log.rows = [r for r in rows if r["epoch"] < self.start_epoch]
 
+    def use_current_recipe(self) -> None:
+        """After resume(): the optimizer and schedule take this run's values (a resume with
+        --allow-changes) instead of the checkpoint's; the lr is the schedule's at this epoch."""
+        cfg, sched = self.cfg, self.scheduler
+        sched.base_lrs = [cfg.lr] * len(self.optimizer.param_groups)
+        sched.milestones = Counter(cfg.milestones)
+        sched.gamma = cfg.gamma
+        lr = cfg.lr * cfg.gamma ** bisect.bisect_right(sorted(cfg.milestones), sched.last_epoch)
+        for group in self.optimizer.param_groups:
+            group.update(lr=lr, initial_lr=cfg.lr, momentum=cfg.momentum,
+                         weight_decay=cfg.weight_decay, nesterov=bool(cfg.nesterov))
+        sched._last_lr = [lr] * len(self.optimizer.param_groups)
+
     # -- loop --------------------------------------------------------------------------
     def fit(self) -> Dict:
+        try:
+            return self._fit()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _fit(self) -> Dict:
         for epoch in range(self.start_epoch, self.cfg.epochs):
             train_stats = self.train_epoch(epoch)
             val = self.evaluate()
+            if not (math.isfinite(val["loss"]) and weights_finite(self.method.model)):
+                raise self._not_finite(f"the weights became non-finite during epoch {epoch}", epoch)
             self.scheduler.step()
             self.best_top1 = max(self.best_top1, val["top1"])
             row = {"epoch": epoch, **train_stats, **{f"val_{k}": v for k, v in val.items()},
@@ -110,6 +141,12 @@ class Trainer:
         return {"best_top1": self.best_top1, "final_top1": last.get("val_top1"),
                 "final_top5": last.get("val_top5"), "epochs": self.cfg.epochs,
                 "run_dir": str(self.run_dir)}
+
+    def _not_finite(self, what: str, epoch: int) -> KdaugError:
+        """Stop before anything is saved: checkpoint.pt and best.pt keep the last good epoch."""
+        kept = (f"{self.checkpoint_path} (epoch {epoch - 1}) and best.pt are kept" if epoch > 0
+                else "nothing was saved")
+        return KdaugError(f"{what}: lower --lr or check the teacher checkpoint; {kept}")
 
     def _autocast(self):
         if self.use_amp:
@@ -153,8 +190,8 @@ class Trainer:
             if step % SYNC_EVERY == 0 or step == total - 1:
                 value = float(loss.detach())
                 if not math.isfinite(value):
-                    raise KdaugError(f"the loss became {value} at epoch {epoch} step {step}: "
-                                     f"lower --lr or check the teacher checkpoint")
+                    raise self._not_finite(f"the loss became {value} at epoch {epoch} step {step}",
+                                           epoch)
                 if self.progress:
                     self.progress.step(value, views_seen / (time.perf_counter() - start),
                                        advance=step + 1 - self.progress.completed)
@@ -169,6 +206,13 @@ class Trainer:
     def evaluate(self) -> Dict:
         return evaluate(self.method.eval_model(), self.val_loader, self.device, self.dist,
                         self.use_amp, self.channels_last)
+
+
+@torch.no_grad()
+def weights_finite(model: nn.Module) -> bool:
+    """Parameters and buffers (BN statistics too) hold no NaN or inf; one device sync."""
+    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
 
 
 @torch.no_grad()

@@ -9,6 +9,8 @@ from typing import ClassVar, Dict, Optional, Tuple
 import torch
 from torch import nn
 
+from kdaug.methods.hparams import HParam
+
 
 @dataclass
 class MethodOutput:
@@ -26,14 +28,12 @@ class Method(nn.Module):
     teacher_kind: ClassVar[Optional[str]] = None      # kind of teacher checkpoint it reads
     teacher_required: ClassVar[bool] = False
     trains_teacher: ClassVar[bool] = False   # True: the trained model is a teacher (--teacher arch)
-    hparams: ClassVar[Dict[str, float]] = {}  # defaults; overridable from the CLI (--hp key=value)
+    hparams: ClassVar[Dict[str, HParam]] = {}  # default and range; set from the CLI (--hp key=value)
 
     def __init__(self, model: nn.Module, teacher: Optional[nn.Module], num_classes: int, **hparams):
         super().__init__()
-        unknown = set(hparams) - set(self.hparams)
-        if unknown:
-            raise ValueError(f"method {self.name} has no hyper-parameter {', '.join(sorted(unknown))}")
-        self.hp = {**self.hparams, **hparams}
+        self.check_hparams(hparams)
+        self.hp = {**{k: p.default for k, p in self.hparams.items()}, **hparams}
         self.model = model
         self.num_classes = num_classes
         self.teacher = teacher
@@ -60,6 +60,17 @@ class Method(nn.Module):
         check_views). Methods whose family depends on V (kd: plain at V=1, jda above) override it;
         the trainer builds its plan with this, not with ``view_family`` directly."""
         return cls.view_family
+
+    @classmethod
+    def check_hparams(cls, values: Dict[str, float]) -> None:
+        """ValueError naming the first unknown or out-of-range hyper-parameter."""
+        unknown = sorted(set(values) - set(cls.hparams))
+        if unknown:
+            known = ", ".join(cls.hparams) or "none"
+            raise ValueError(f"method {cls.name} has no hyper-parameter {', '.join(unknown)} "
+                             f"(it has: {known})")
+        for name, value in values.items():
+            cls.hparams[name].check(name, value)
 
     @classmethod
     def check_views(cls, num_views: int) -> None:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from kdaug.methods.base import Method, MethodOutput, register
 from kdaug.methods.common import flatten_views, kl_rows, per_view, repeat_per_view
+from kdaug.methods.hparams import positive
 
 
 @register
@@ -26,7 +27,7 @@ class CCD(Method):
     views_range = (2, None)
     teacher_kind = "plain"
     teacher_required = True
-    hparams = {"T": 4.0}
+    hparams = {"T": positive(4.0)}
 
     def forward(self, views, labels):
         num_views = views.shape[1]

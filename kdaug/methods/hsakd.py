@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from kdaug.errors import KdaugError
 from kdaug.methods.base import Method, MethodOutput, register
 from kdaug.methods.common import BackboneFromTeacher, flatten_views, kl_rows, per_view
+from kdaug.methods.hparams import positive
 
 
 def rotation_labels(labels: torch.Tensor, num_views: int = 4) -> torch.Tensor:
@@ -64,7 +65,7 @@ class HSAKD(_RotationMethod):
     summary = "HSAKD student: CE + KL of every auxiliary branch (4N-way) and of the main head, 4 rotations"
     teacher_kind = "hsakd"
     teacher_required = True
-    hparams = {"T": 3.0}
+    hparams = {"T": positive(3.0)}
 
     def __init__(self, model, teacher, num_classes, **hparams):
         super().__init__(model, teacher, num_classes, **hparams)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from kdaug.methods.base import Method, MethodOutput, register
 from kdaug.methods.common import flatten_views, kl_rows, per_view, repeat_per_view
+from kdaug.methods.hparams import fraction, positive
 
 
 @register
@@ -20,7 +21,7 @@ class KD(Method):
     views_range = (1, None)
     teacher_kind = "plain"
     teacher_required = True
-    hparams = {"T": 4.0, "alpha": 0.5, "scale": 2.0}
+    hparams = {"T": positive(4.0), "alpha": fraction(0.5), "scale": positive(2.0)}
 
     @classmethod
     def family_for(cls, num_views: int) -> str:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from kdaug.methods.base import Method, MethodOutput, register
 from kdaug.methods.common import (BackboneFromTeacher, flatten_views, kl_rows, per_view,
                                   repeat_per_view, rotated_vs_upright_similarity)
+from kdaug.methods.hparams import fraction, non_negative, positive
 
 
 def error_level_keep(teacher_scores: torch.Tensor, target: torch.Tensor, ratio: float) -> torch.Tensor:
@@ -76,8 +77,9 @@ class SSKD(_SSKDMethod):
     summary = "SSKD student: CE + KD on 0-degree views, KD on rotated views, similarity-matrix KD"
     teacher_kind = "sskd"
     teacher_required = True
-    hparams = {"ce": 0.1, "kd": 0.9, "tf": 2.7, "ss": 10.0,
-               "kd_T": 4.0, "tf_T": 4.0, "ss_T": 0.5, "ratio_tf": 1.0, "ratio_ss": 0.75}
+    hparams = {"ce": non_negative(0.1), "kd": non_negative(0.9), "tf": non_negative(2.7),
+               "ss": non_negative(10.0), "kd_T": positive(4.0), "tf_T": positive(4.0),
+               "ss_T": positive(0.5), "ratio_tf": fraction(1.0), "ratio_ss": fraction(0.75)}
 
     def forward(self, views, labels):
         hp = self.hp

@@ -37,6 +37,10 @@ def _lookup(table: dict, key: str, what: str):
         raise KeyError(f"unknown {what} {key!r}; known: {', '.join(table)}") from None
 
 
+def has_model(arch) -> bool:
+    return arch in _ARCHS
+
+
 def create(arch: str, num_classes: int) -> nn.Module:
     """A freshly initialised backbone (forward(x) -> logits; the staged interface)."""
     family, factory = _lookup(_ARCHS, arch, "model")
