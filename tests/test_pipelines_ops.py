@@ -15,9 +15,11 @@ dali_or_skip()
 from nvidia.dali import fn, pipeline_def, types  # noqa: E402
 
 from kdaug.augment import reference  # noqa: E402
+from kdaug.augment.draws import Draws  # noqa: E402
 from kdaug.augment.plan import ViewPlan  # noqa: E402
-from kdaug.augment.policies import POLICIES, OpStep  # noqa: E402
+from kdaug.augment.policies import POLICIES, OpStep, Policy  # noqa: E402
 from kdaug.pipelines import geometry, ops  # noqa: E402
+from kdaug.pipelines.inputs import input_arrays, input_specs  # noqa: E402
 from kdaug.pipelines.ops import Site  # noqa: E402
 from kdaug.pipelines.views import finish  # noqa: E402
 
@@ -65,31 +67,41 @@ GPU_TOLERANCE = (1, 0.01)
 KEY = "step/1/0"
 
 
-def geometry_inputs(step: OpStep, sign: int, images):
-    """The per-sample inputs a dynamic-size graph gets for this step (as the feeder makes)."""
-    hw = np.array([img.shape[:2] for img in images], dtype=np.int32)
-    inputs = {"hw": hw}
-    if step.op in ("translateX", "translateY"):
-        extent = hw[:, 1] if step.op == "translateX" else hw[:, 0]
-        inputs[f"{KEY}/start"] = geometry.translate_starts(
-            np.full(len(images), sign * step.magnitude), extent)
-    if step.op == "rotate":
-        inputs[f"{KEY}/matrix"] = geometry.rotation_matrices(step.magnitude, hw[:, 0], hw[:, 1])
-    return inputs
+def step_inputs(step: OpStep, sign: int, images, dynamic: bool):
+    """The per-sample inputs the graph gets for this step fired with ``sign`` on every image,
+    made by the feeder's own code (kdaug.pipelines.inputs) from such draws."""
+    plan = ViewPlan("jda", 2, "none", images[0].shape[0], False, (0.5,) * 3, (0.5,) * 3,
+                    Policy("one", 1.0, (step,)))
+    count = len(images)
+    draws = Draws(np.arange(count), np.ones((count, 2, 1), bool),
+                  np.full((count, 2, 1), sign, np.int8), np.zeros((count, 2, 4), np.int64),
+                  np.zeros((count, 2), bool))
+    hw = np.array([img.shape[:2] for img in images])
+    specs = [s for s in input_specs(plan, dynamic) if s.name.startswith(KEY) or s.name == "hw"]
+    return specs, dict(zip([s.name for s in specs], input_arrays(specs, plan, draws, hw)))
 
 
-def run_graph(graph, images, inputs=None, gpu=False):
-    """graph(images, {name: DataNode}) through a DALI pipeline, outputs as numpy arrays."""
+def _arrays_of(inputs, names):
+    return lambda: [inputs[n] for n in names]   # no argument: DALI would pass an iteration
+
+
+def run_graph(graph, images, inputs=None, gpu=False, on_device=()):
+    """graph(images, {name: DataNode}) through a DALI pipeline, outputs as numpy arrays;
+    inputs named in ``on_device`` are placed with the images (arithmetic operands)."""
     inputs = inputs or {}
-    names = list(inputs)
+    device = "gpu" if gpu else "cpu"
 
     @pipeline_def(batch_size=len(images), num_threads=1, device_id=0 if gpu else None)
     def pipe():
-        x = fn.external_source(source=lambda: images, batch=True, layout="HWC",
-                               device="gpu" if gpu else "cpu")
-        nodes = fn.external_source(source=lambda: [inputs[n] for n in names],
-                                   num_outputs=len(names), batch=True) if names else []
-        return graph(x, dict(zip(names, nodes)))
+        x = fn.external_source(source=lambda: images, batch=True, layout="HWC", device=device)
+        nodes = {}
+        for group, where in ((sorted(set(inputs) - set(on_device)), "cpu"),
+                             (sorted(on_device), device)):
+            if group:
+                out = fn.external_source(source=_arrays_of(inputs, group),
+                                         num_outputs=len(group), batch=True, device=where)
+                nodes.update(zip(group, out))
+        return graph(x, nodes)
 
     p = pipe()
     p.build()
@@ -103,7 +115,7 @@ def run_op(op, level, sign, images, gpu=False, exact_equalize=True):
     """One step with one sign: constants when the images share a size, inputs otherwise."""
     step = OpStep(op, level)
     same = len({img.shape for img in images}) == 1
-    inputs = None if same else geometry_inputs(step, sign, images)
+    specs, inputs = step_inputs(step, sign, images, dynamic=not same)
     size = images[0].shape[:2] if same else None
     max_side = max(max(img.shape[:2]) for img in images)
 
@@ -111,7 +123,7 @@ def run_op(op, level, sign, images, gpu=False, exact_equalize=True):
         site = Site(gpu, exact_equalize, size=size, max_side=max_side, inputs=nodes)
         return ops.apply_op(x, step, sign, site, KEY)
 
-    return run_graph(graph, images, inputs, gpu)
+    return run_graph(graph, images, inputs, gpu, [s.name for s in specs if s.data])
 
 
 def compare(op, level, sign, outputs, images):
@@ -146,7 +158,7 @@ def test_both_exact_equalize_implementations():
         for graph in (lambda x, _: fn.python_function(x, function=ops.equalize_numpy,
                                                       batch_processing=True,
                                                       output_layouts="HWC"),
-                      lambda x, _: ops.equalize_staircase(x)):
+                      lambda x, _: ops.equalize_staircase(x, Site(True, True, data_device="cpu"))):
             assert compare("equalize", 0, 1, run_graph(graph, images), images) == (0, 0.0)
 
 

@@ -121,6 +121,21 @@ def test_whole_views_equal_the_reference(policy, family, views):
         assert (a.views - b.views).abs().max() <= 1e-6
 
 
+@pytest.mark.parametrize("policy,family,views", TRAIN_PLANS)
+def test_packed_views_equal_the_reference(policy, family, views):
+    # the GPU's realisation for small in-memory images (packs of F images, every step gated
+    # by a per-image parameter), run on the CPU: the same views again; 40 = 2 packs of 16 and
+    # a padded one
+    split = _cifar_like(80, seed=5)
+    plan = train_plan("small", family=family, num_views=views, policy=policy)
+    ours = list(DaliLoader(split, plan, 40, train=True, device="cpu", num_threads=1, seed=6,
+                           frames=16))
+    theirs = list(ReferenceLoader(split, plan, 40, train=True, seed=6))
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a.index, b.index) and a.views.shape == b.views.shape
+        assert (a.views - b.views).abs().max() <= 1e-6
+
+
 def test_views_do_not_depend_on_lanes_threads_or_batches(monkeypatch):
     plan = train_plan("small", family="jda", num_views=3, policy="cifar10")
     split = _cifar_like(64)
@@ -309,15 +324,20 @@ def test_build_loader_from_arrays_and_errors(monkeypatch):
         build_loader((images, labels), device="cpu")
 
 
-def test_draw_views_for_pictures():
-    from kdaug.pipelines import draw_views
-
+@pytest.mark.parametrize("backend", ["dali", "reference"])
+def test_views_of_chosen_samples_are_their_training_views(backend):
+    # what show-aug draws: the views these samples get in that epoch of a training pass
     plan = train_plan("small", family="jda", num_views=3, policy="cifar10")
-    views, fired = draw_views(SPLIT.subset(range(5)), plan, seed=1)
-    assert views.shape == (5, 3, 3, 32, 32) and views.dtype == np.float32
-    assert len(fired) == 5 and all(f[0] == [] and len(f[1]) == len(f[2]) == 14 for f in fired)
-    for i in range(5):   # the original view is a crop/flip of image i, in order
-        assert find_crop(to_uint8(views[i, 0], plan), SPLIT.images[i], plan.pad) is not None
+    make = (lambda: loader(plan, seed=1)) if backend == "dali" else (
+        lambda: ReferenceLoader(SPLIT, plan, 16, train=True, seed=1))
+    picked = make().views_of([7, 3, 40], epoch=2)
+    assert picked.index.tolist() == [7, 3, 40] and picked.views.shape == (3, 3, 3, 32, 32)
+    trained = make()
+    trained.set_epoch(2)
+    by_index = {int(i): v for b in trained for i, v in zip(b.index, b.views)}
+    for i, view in zip(picked.index.tolist(), picked.views):
+        if i in by_index:
+            assert torch.equal(view, by_index[i])
 
 
 # ------------------------------------------------------------------------------- files

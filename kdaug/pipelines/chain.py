@@ -4,8 +4,11 @@ enable_conditionals=True).
 Steps run in order. For each step and each sign it can take, a DALI ``if`` on a per-sample
 predicate (an input: kdaug.augment.draws decided beforehand which samples fire which step with
 which sign) splits the batch, the op runs with that sign as a constant on the samples that
-fired, and the results merge back before the next step. Steps that leave every image
-unchanged (posterize 8 bits, shear 0, ...) get no conditional at all.
+fired, and the results merge back before the next step. Ops that cost one cheap operator
+(ops.PARAM_GATED: translate, invert, posterize) skip the conditional: they run on every sample
+with a per-sample parameter that is the identity where the step did not fire (a conditional
+costs more than the op). Steps that leave every image unchanged (posterize 8 bits, shear 0,
+...) are left out.
 """
 from __future__ import annotations
 
@@ -14,13 +17,18 @@ from typing import Iterator, Tuple
 from nvidia.dali.data_node import DataNode
 
 from kdaug.augment.policies import OpStep, Policy
-from kdaug.pipelines.ops import Site, apply_op, is_identity
+from kdaug.pipelines.ops import PARAM_GATED, Site, apply_op, is_identity
+
+
+def active_steps(policy: Policy) -> Iterator[Tuple[int, OpStep]]:
+    """(step index, step) of every step that can change an image, in order."""
+    return ((index, step) for index, step in enumerate(policy.steps) if not is_identity(step))
 
 
 def branches(policy: Policy) -> Iterator[Tuple[int, OpStep, int]]:
     """(step index, step, sign) of every conditional the chain has, in graph order."""
-    for index, step in enumerate(policy.steps):
-        if not is_identity(step):
+    for index, step in active_steps(policy):
+        if step.op not in PARAM_GATED:
             for sign in ((1, -1) if step.signed else (1,)):
                 yield index, step, sign
 
@@ -37,7 +45,12 @@ def step_key(view: int, index: int) -> str:
 
 def jda_chain(img: DataNode, policy: Policy, view: int, site: Site) -> DataNode:
     """Run ``policy`` on HWC uint8 images, as view ``view``'s draws say."""
-    for index, step, sign in branches(policy):
-        if site.input(fire_name(view, index, sign)):
-            img = apply_op(img, step, sign, site, step_key(view, index))
+    for index, step in active_steps(policy):
+        key = step_key(view, index)
+        if step.op in PARAM_GATED:
+            img = apply_op(img, step, 1, site, key)
+            continue
+        for sign in ((1, -1) if step.signed else (1,)):
+            if site.input(fire_name(view, index, sign)):
+                img = apply_op(img, step, sign, site, key)
     return img

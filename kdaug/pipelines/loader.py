@@ -37,14 +37,16 @@ from kdaug.data.check import check_file
 from kdaug.data.shapes import split_sizes
 from kdaug.data.source import Split
 from kdaug.errors import KdaugError
-from kdaug.pipelines.inputs import input_arrays, input_specs
+from kdaug.pipelines.inputs import (input_arrays, input_specs, packed_input_arrays,
+                                    packed_input_specs)
 from kdaug.pipelines.ops import EXACT_EQUALIZE_MAX_PIXELS
-from kdaug.pipelines.views import array_pipeline, file_pipeline
+from kdaug.pipelines.views import array_pipeline, file_pipeline, packed_array_pipeline
 from kdaug.viewbatch import ViewBatch
 
 PREFETCH = 2
 LANE_BATCH = 256   # samples per pipeline run in a lane (per-operator costs are per run)
 HW_DECODER_LOAD = 0.9   # share of JPEGs for the hardware decoder of the card
+FRAMES = 64             # images per DALI sample in packed graphs (small images on the GPU)
 
 
 def resolve_device(device: str) -> str:
@@ -71,34 +73,31 @@ def default_num_threads() -> int:
 
 
 class _Feed:
-    """The external_source callables of one pipeline for one pass: the images (or paths) and
-    the draws' arrays of each run, in order. Both callables walk the same run list with their
-    own cursor, so they stay in step whatever order DALI calls them in."""
+    """The external_source callables of one pipeline for one pass, one per source (images or
+    paths, CPU inputs, GPU operands). Each walks the same run list with its own cursor, so they
+    stay in step whatever order DALI calls them in."""
 
     def __init__(self, loader: "DaliLoader"):
         self.loader = loader
         self.epoch, self.runs = 0, []
-        self._image_at = self._param_at = 0
+        self._at = {}
         self.recent: deque = deque(maxlen=PREFETCH + 2)   # for naming a file that failed
 
     def start(self, epoch: int, runs: List[np.ndarray]) -> None:
         self.epoch, self.runs = epoch, runs
-        self._image_at = self._param_at = 0
+        self._at = {}
 
-    def images(self):
-        if self._image_at >= len(self.runs):
-            raise StopIteration
-        run = self.runs[self._image_at]
-        self._image_at += 1
-        self.recent.append(run)
-        return self.loader._source_batch(run)
-
-    def params(self):
-        if self._param_at >= len(self.runs):
-            raise StopIteration
-        run = self.runs[self._param_at]
-        self._param_at += 1
-        return self.loader._param_batch(self.epoch, run)
+    def source(self, kind: str):
+        def next_batch():
+            at = self._at.get(kind, 0)
+            if at >= len(self.runs):
+                raise StopIteration
+            self._at[kind] = at + 1
+            run = self.runs[at]
+            if kind == "images":
+                self.recent.append(run)
+            return self.loader._feed(kind, self.epoch, run)
+        return next_batch
 
 
 class DaliLoader(EpochLoader):
@@ -116,7 +115,8 @@ class DaliLoader(EpochLoader):
                  seed: int = 0, device: str = "auto", shard_id: Optional[int] = None,
                  num_shards: Optional[int] = None, num_threads: Optional[int] = None,
                  exact_equalize: Optional[bool] = None, drop_last: Optional[bool] = None,
-                 layout: str = "viewbatch", hw_decoder_load: float = HW_DECODER_LOAD):
+                 layout: str = "viewbatch", hw_decoder_load: float = HW_DECODER_LOAD,
+                 frames: Optional[int] = None):
         self.kind = resolve_device(device)
         super().__init__(split, plan, batch_size, train=train, seed=seed, shard_id=shard_id,
                          num_shards=num_shards, drop_last=drop_last, layout=layout)
@@ -125,6 +125,12 @@ class DaliLoader(EpochLoader):
         _check_images(split, plan)
         self.num_threads = num_threads or default_num_threads()
         arrays = split.images is not None
+        if frames is None:   # small in-memory images on the GPU: packs of FRAMES images
+            frames = FRAMES if (self.kind == "gpu" and arrays and train and
+                                plan.crop in ("pad", "none")) else 0
+        if frames and not (arrays and plan.crop in ("pad", "none")):
+            raise KdaugError("packed frames need in-memory images with the pad or none crop")
+        self.frames = int(frames)
         self.lanes = self.num_threads if (self.kind == "cpu" and arrays) else 1
         self._per_run = max(1, LANE_BATCH // batch_size) if self.lanes > 1 else 1
         self.device = (torch.device("cuda", torch.cuda.current_device()) if self.kind == "gpu"
@@ -139,7 +145,8 @@ class DaliLoader(EpochLoader):
             else bool(exact_equalize)
         self.hw_decoder_load = hw_decoder_load
         self._sizes = None if arrays else split_sizes(split)
-        self._specs = input_specs(plan, dynamic=not arrays)
+        self._specs = packed_input_specs(plan) if self.frames else \
+            input_specs(plan, dynamic=not arrays)
         self._labels = torch.as_tensor(split.labels, dtype=torch.int64).to(self.device)
         self._paths = None if arrays else [np.frombuffer(os.fsencode(p), dtype=np.uint8)
                                            for p in split.files]
@@ -151,42 +158,70 @@ class DaliLoader(EpochLoader):
         self.builds = 0         # pipelines built so far (once per lane, unless one raised)
 
     # ------------------------------------------------------------------------ feeding
+    def _feed(self, kind: str, epoch: int, run: np.ndarray):
+        """What source ``kind`` hands DALI for ``run``: images/paths, or the draws' arrays."""
+        if kind == "images":
+            return self._source_batch(run)
+        hw = self._sizes[run] if self._sizes is not None else \
+            np.broadcast_to(self.split.images.shape[1:3], (len(run), 2))
+        draws = draw(self.plan, self.seed, epoch, run, shapes=hw)
+        if self.frames:
+            arrays = packed_input_arrays(self._specs, self.plan, draws, self.frames,
+                                         self.split.images.shape[1:3])
+        else:
+            arrays = input_arrays(self._specs, self.plan, draws, hw)
+        return [a for a, spec in zip(arrays, self._specs) if spec.data == (kind == "operands")]
+
     def _source_batch(self, run: np.ndarray):
         if self._paths is not None:
             return [self._paths[i] for i in run]
         if self.kind == "cpu":
-            return self.split.images[run]
+            return self._packed(self.split.images[run], np)
         if self._gpu_images is None:   # CIFAR-size data lives on the GPU for the whole run
             self._gpu_images = torch.from_numpy(np.ascontiguousarray(self.split.images)).to(
                 self.device)
         with torch.cuda.stream(self._stream):
             index = torch.from_numpy(run).pin_memory().to(self.device, non_blocking=True)
-            return self._gpu_images.index_select(0, index)
+            return self._packed(self._gpu_images.index_select(0, index), torch)
 
-    def _param_batch(self, epoch: int, run: np.ndarray):
-        hw = None if self._sizes is None else self._sizes[run]
-        draws = draw(self.plan, self.seed, epoch, run,
-                     shapes=hw if hw is not None else self.split.images.shape[1:3])
-        return input_arrays(self._specs, self.plan, draws, hw)
+    def _packed(self, images, lib):
+        """(B, H, W, 3) -> (S, F, H, W, 3) packs, the tail padded with the last image."""
+        if not self.frames:
+            return images
+        packs = -(-len(images) // self.frames)
+        pad = packs * self.frames - len(images)
+        if pad:
+            tail = images[-1:]
+            images = torch.cat([images, tail.expand(pad, *tail.shape[1:])]) if lib is torch \
+                else np.concatenate([images, np.repeat(tail, pad, axis=0)])
+        return images.reshape((packs, self.frames) + tuple(images.shape[1:]))
 
     def _build(self, feed: _Feed):
-        common = dict(batch_size=self.batch_size * self._per_run,
+        per_run = self.batch_size * self._per_run
+        common = dict(batch_size=-(-per_run // self.frames) if self.frames else per_run,
                       num_threads=max(1, self.num_threads // self.lanes),
                       device_id=self.device.index if self.kind == "gpu" else None,
                       prefetch_queue_depth=PREFETCH, seed=0)
         gpu = self.kind == "gpu"
-        if self._paths is not None:
-            pipe = file_pipeline(feed.images, feed.params, self.plan, self._specs, gpu=gpu,
+        stream = self._stream.cuda_stream if gpu else None
+        if self.frames:
+            pipe = packed_array_pipeline(feed.source("images"), feed.source("params"),
+                                         feed.source("operands"), self.plan, self._specs,
+                                         gpu=gpu, size=tuple(self.split.images.shape[1:3]),
+                                         cuda_stream=stream, **common)
+        elif self._paths is not None:
+            pipe = file_pipeline(feed.source("images"), feed.source("params"),
+                                 feed.source("operands"), self.plan, self._specs, gpu=gpu,
                                  exact_equalize=self.exact_equalize,
                                  max_side=int(self._sizes.max()),
                                  max_hw=tuple(int(x) for x in self._sizes.max(axis=0)),
                                  hw_decoder_load=self.hw_decoder_load, **common)
         else:
-            pipe = array_pipeline(feed.images, feed.params, self.plan, self._specs, gpu=gpu,
+            pipe = array_pipeline(feed.source("images"), feed.source("params"),
+                                  feed.source("operands"), self.plan, self._specs, gpu=gpu,
                                   exact_equalize=self.exact_equalize,
                                   size=tuple(self.split.images.shape[1:3]),
-                                  cuda_stream=self._stream.cuda_stream if gpu else None,
-                                  **common)
+                                  cuda_stream=stream, **common)
         pipe.build()
         self.builds += 1
         return pipe
@@ -225,7 +260,10 @@ class DaliLoader(EpochLoader):
                 if explained is e:
                     raise
                 raise explained from e
-            yield self._views(outputs), run
+            views = self._views(outputs)
+            if self.frames:   # (S, F, V, 3, s, s) packs -> (B, V, 3, s, s), padding dropped
+                views = views.flatten(0, 1)[:sum(len(chunk) for chunk in run)]
+            yield views, run
         for pipe in pipes:            # end of pass: each source raises StopIteration once
             _drain(pipe)
         self._dirty = False
@@ -271,7 +309,9 @@ class DaliLoader(EpochLoader):
         """Pipeline outputs -> (b, V, 3, S, S): on the CPU one copy per view into the batch
         tensor, on the GPU one copy of the stacked output (DALI reuses its buffers, so a copy
         is needed anyway)."""
-        if isinstance(outputs[0], TensorListGPU):   # one stacked output
+        if isinstance(outputs[0], TensorListGPU) or self.frames:   # one stacked output
+            if not isinstance(outputs[0], TensorListGPU):
+                return torch.from_numpy(np.array(outputs[0].as_tensor(), copy=True))
             dense = outputs[0].as_tensor()
             out = torch.empty(dense.shape(), dtype=to_torch_type[dense.dtype], device=self.device)
             feed_ndarray(dense, out, cuda_stream=torch.cuda.current_stream(self.device))

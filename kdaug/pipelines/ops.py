@@ -60,6 +60,8 @@ class Site:
            arrays), else None (files: every image its own size).
     max_side: the largest image side of the source (sizes the ramp constants for files).
     inputs: the graph's per-sample inputs by name (kdaug.pipelines.inputs).
+    gpu: the GPU formulation of the ops; data_device: where the images are ("gpu" with it,
+    except in the CPU twin of the GPU-graph check).
     """
 
     gpu: bool
@@ -67,6 +69,10 @@ class Site:
     size: Optional[Tuple[int, int]] = None
     max_side: int = 0
     inputs: Dict[str, DataNode] = field(default_factory=dict)
+    data_device: str = ""
+
+    def __post_init__(self):
+        self.data_device = self.data_device or ("gpu" if self.gpu else "cpu")
 
     def input(self, name: str) -> DataNode:
         return self.inputs[name]
@@ -76,7 +82,9 @@ class Site:
         return list(self.size) if self.size else self.inputs["hw"]
 
     def constant(self, array: np.ndarray):
-        return types.Constant(array, device="gpu" if self.gpu else "cpu")
+        """A constant where the images are (a GPU filter reads a CPU kernel through a copy
+        per batch; a CPU constant in a GPU graph is a CPU operator per batch)."""
+        return types.Constant(array, device=self.data_device)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -124,11 +132,13 @@ def _blend_lookup(degenerate, img, step: OpStep, sign: int):
 # ------------------------------------------------------------------------------ colour ops
 
 def invert(img, step, sign, site, key):
-    return _byte(255) - img
+    """255 - x is x ^ 255; the per-sample operand is 0 where the step did not fire."""
+    return img ^ site.input(f"{key}/xor")
 
 
 def posterize(img, step, sign, site, key):
-    return img & _byte((0xFF << (8 - step.magnitude)) & 0xFF)
+    """Keep the top bits: the per-sample operand is the mask, 0xFF where it did not fire."""
+    return img & site.input(f"{key}/and")
 
 
 def solarize(img, step, sign, site, key):
@@ -166,7 +176,7 @@ def sharpness(img, step, sign, site, key):
     arithmetic, img + pad(blended - inner). Integer sums / 13 never land on .5, so the uint8
     filter rounds exactly."""
     inner = img[1:-1, 1:-1]
-    smooth = fn.filter(img, types.Constant(_SMOOTH), dtype=types.UINT8, mode="valid")
+    smooth = fn.filter(img, site.constant(_SMOOTH), dtype=types.UINT8, mode="valid")
     change = _blend_lookup(smooth, inner, step, sign) - inner
     return img + fn.slice(change, start=[-1, -1], shape=site.hw(), axis_names="HW",
                           out_of_bounds_policy="pad", fill_values=0)
@@ -211,15 +221,18 @@ def equalize_numpy(images):
 _LEVELS = np.arange(1, 256, dtype=np.uint8).reshape(1, 1, 1, 255)
 
 
-def equalize_staircase(img):
+def equalize_staircase(img, site: Site):
     """PIL's equalize with DALI operators only (for the GPU): the counts come from a
     (H, W, 3, 255) staircase x >= v, and lut[x] = max over v <= x of lut[v] since the LUT
     never decreases. Sized for small images (EXACT_EQUALIZE_MAX_PIXELS)."""
-    staircase = _u8(fn.expand_dims(img, axes=[3]) >= types.Constant(_LEVELS))   # x >= v
+    staircase = _u8(fn.expand_dims(img, axes=[3]) >= site.constant(_LEVELS))     # x >= v
     at_least = fn.cast(fn.reductions.sum(staircase, axes=(0, 1), dtype=types.FLOAT),
                        dtype=types.INT32)                                       # (3, 255)
-    shape = img.shape(dtype=types.FLOAT64)
-    count = fn.cast(shape[0] * shape[1], dtype=types.INT32)
+    if site.size:
+        count = site.size[0] * site.size[1]
+    else:
+        shape = img.shape(dtype=types.FLOAT64)
+        count = fn.cast(shape[0] * shape[1], dtype=types.INT32)
     top = fn.reductions.max(img, axes=(0, 1), keep_dims=True)
     below_top = fn.cast(fn.reductions.sum(_u8(img < top), axes=(0, 1), dtype=types.FLOAT),
                         dtype=types.INT32)
@@ -236,7 +249,7 @@ def equalize(img, step, sign, site, key):
     if not site.exact_equalize:
         return fn.equalize(img)
     if site.gpu:
-        return equalize_staircase(img)
+        return equalize_staircase(img, site)
     return fn.python_function(img, function=equalize_numpy, batch_processing=True,
                               output_layouts="HWC")
 
@@ -245,14 +258,11 @@ def equalize(img, step, sign, site, key):
 
 def translate(img, step, sign, site, key, axis: int):
     """PIL AFFINE (1, 0, c, 0, 1, 0) / (1, 0, 0, 0, 1, c), c = sign*m*W (or H), nearest, grey
-    outside: a slice starting at floor(c + .5)."""
-    if site.size:
-        extent = site.size[1] if axis == 0 else site.size[0]
-        start = [int(geometry.translate_starts(sign * step.magnitude, extent)[0, 0])]
-    else:
-        start = site.input(f"{key}/start")
-    return fn.slice(img, start=start, rel_shape=[1.0], axis_names="W" if axis == 0 else "H",
-                    out_of_bounds_policy="pad", fill_values=float(FILL))
+    outside: a slice starting at floor(c + .5), the per-sample start (0 where the step did
+    not fire) computed with the drawn sign by the feeder."""
+    return fn.slice(img, start=site.input(f"{key}/start"), rel_shape=[1.0],
+                    axis_names="W" if axis == 0 else "H", out_of_bounds_policy="pad",
+                    fill_values=float(FILL))
 
 
 def rotate(img, step, sign, site, key):
@@ -330,7 +340,7 @@ def shear(img, step, sign, site, key, axis: int):
     taps = fn.warp_affine(img, matrix=geometry.shear_tap_matrix(s, axis).ravel().tolist(),
                           size=size, inverse_map=True, interp_type=types.INTERP_NN)
     kernel = (1, 4) if axis == 0 else (4, 1)
-    p1, p2, p3, p4 = [fn.filter(taps, types.Constant(k.reshape(kernel)), dtype=types.FLOAT,
+    p1, p2, p3, p4 = [fn.filter(taps, site.constant(k.reshape(kernel)), dtype=types.FLOAT,
                                 mode="valid") for k in _HORNER]
     d, keep, grey = _shear_geometry(site, s, axis)
     value = p1 + d * (p2 + d * (p3 + d * p4))
@@ -359,10 +369,12 @@ OP_FUNCTIONS: Dict[str, OpFunction] = {
 }
 assert set(OP_FUNCTIONS) == set(OPS), "every op of the policy table needs a DALI function"
 
-# What each op needs per sample, from the feeder, when image sizes vary (files).
-DYNAMIC_INPUTS: Dict[str, Tuple[str, ...]] = {
-    "translateX": ("start",), "translateY": ("start",), "rotate": ("matrix",),
-}
+# Ops run on every sample with a per-sample parameter instead of a conditional per sign
+# (one cheap operator costs less than a conditional), and the parameter each one takes.
+PARAM_GATED: Dict[str, str] = {"translateX": "start", "translateY": "start", "invert": "xor",
+                               "posterize": "and"}
+# What conditional ops need per sample, from the feeder, when image sizes vary (files).
+DYNAMIC_INPUTS: Dict[str, Tuple[str, ...]] = {"rotate": ("matrix",)}
 NEEDS_HW = ("shearX", "shearY", "sharpness")
 
 

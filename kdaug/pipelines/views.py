@@ -18,6 +18,7 @@ from nvidia.dali.pipeline import do_not_convert
 from kdaug.augment.draws import quarter_turns
 from kdaug.augment.plan import ViewPlan
 from kdaug.pipelines.chain import jda_chain
+from kdaug.pipelines.frames import realise_packed_views
 from kdaug.pipelines.inputs import InputSpec, crop_group, flip_group
 from kdaug.pipelines.ops import Site
 
@@ -77,28 +78,54 @@ def _outputs(views: List[DataNode], gpu: bool):
     return (fn.stack(*views),) if gpu else tuple(views)
 
 
-def _inputs(source, specs: List[InputSpec]) -> Dict[str, DataNode]:
+def _inputs(source, specs: List[InputSpec], device: str = "cpu") -> Dict[str, DataNode]:
     if not specs:
         return {}
-    nodes = fn.external_source(source=source, num_outputs=len(specs), batch=True)
+    nodes = fn.external_source(source=source, num_outputs=len(specs), batch=True,
+                               layout=[spec.layout for spec in specs], device=device)
     return {spec.name: node for spec, node in zip(specs, nodes)}
 
 
+def _all_inputs(params, operands, specs: List[InputSpec], device: str):
+    """The graph's per-sample inputs: CPU ones (predicates, geometry) from ``params()``,
+    arithmetic operands from ``operands()``, placed where the images are."""
+    inputs = _inputs(params, [s for s in specs if not s.data])
+    inputs.update(_inputs(operands, [s for s in specs if s.data], device))
+    return inputs
+
+
 @pipeline_def(enable_conditionals=True)
-def array_pipeline(images, params, plan: ViewPlan, specs: List[InputSpec], *, gpu: bool,
-                   exact_equalize: bool, size: Tuple[int, int],
+def array_pipeline(images, params, operands, plan: ViewPlan, specs: List[InputSpec], *,
+                   gpu: bool, exact_equalize: bool, size: Tuple[int, int],
                    cuda_stream: Optional[int] = None):
     """Images from memory: ``images()`` returns (B, H, W, 3) uint8, numpy on the CPU or a torch
     CUDA tensor for a GPU pipeline (copied by DALI on ``cuda_stream``, no host wait);
-    ``params()`` the arrays of ``specs``. Both raise StopIteration at the end of a pass."""
-    raw = fn.external_source(source=images, batch=True, layout="HWC",
-                             device="gpu" if gpu else "cpu", cuda_stream=cuda_stream)
-    site = Site(gpu, exact_equalize, size=size, inputs=_inputs(params, specs))
+    ``params()`` and ``operands()`` the arrays of ``specs``. All raise StopIteration at the
+    end of a pass."""
+    device = "gpu" if gpu else "cpu"
+    raw = fn.external_source(source=images, batch=True, layout="HWC", device=device,
+                             cuda_stream=cuda_stream)
+    site = Site(gpu, exact_equalize, size=size,
+                inputs=_all_inputs(params, operands, specs, device))
     return _outputs(realise_views(raw, plan, site), gpu)
 
 
+@pipeline_def
+def packed_array_pipeline(images, params, operands, plan: ViewPlan, specs: List[InputSpec], *,
+                          gpu: bool, size: Tuple[int, int], cuda_stream: Optional[int] = None):
+    """Packs of F in-memory images (kdaug.pipelines.frames): ``images()`` returns
+    (S, F, H, W, 3) uint8; ``params()`` the CPU inputs of ``specs`` (matrices), ``operands()``
+    the per-frame arithmetic operands (moved to the GPU with the images). One output per
+    pack: (F, V, 3, S, S)."""
+    device = "gpu" if gpu else "cpu"
+    raw = fn.external_source(source=images, batch=True, layout="FHWC", device=device,
+                             cuda_stream=cuda_stream)
+    site = Site(gpu, True, size=size, inputs=_all_inputs(params, operands, specs, device))
+    return fn.stack(*realise_packed_views(raw, plan, site), axis=1)
+
+
 @pipeline_def(enable_conditionals=True)
-def file_pipeline(paths, params, plan: ViewPlan, specs: List[InputSpec], *, gpu: bool,
+def file_pipeline(paths, params, operands, plan: ViewPlan, specs: List[InputSpec], *, gpu: bool,
                   exact_equalize: bool, max_side: int, max_hw: Tuple[int, int],
                   hw_decoder_load: float = 0.9):
     """Image files: ``paths()`` returns the batch's file paths as uint8 arrays, read by DALI's
@@ -110,5 +137,6 @@ def file_pipeline(paths, params, plan: ViewPlan, specs: List[InputSpec], *, gpu:
                    preallocate_height_hint=max_hw[0], preallocate_width_hint=max_hw[1]) \
         if gpu else dict(device="cpu")
     raw = fn.decoders.image(encoded, output_type=types.RGB, adjust_orientation=False, **decoder)
-    site = Site(gpu, exact_equalize, max_side=max_side, inputs=_inputs(params, specs))
+    site = Site(gpu, exact_equalize, max_side=max_side,
+                inputs=_all_inputs(params, operands, specs, "gpu" if gpu else "cpu"))
     return _outputs(realise_views(raw, plan, site), gpu)
