@@ -55,7 +55,7 @@ def compare(methods, out, json_path, **kwargs):
         cfg.resume = (Path(cfg.run_dir) / "checkpoint.pt").exists()
         if teacher_path:
             cfg.teacher_checkpoint = teacher_path
-        console.rule(f"{LABELS.get(name, name)} ({name})")
+        console.heading(f"{LABELS.get(name, name)} ({name})")
         summary = run_training(cfg)
         used = json.loads((Path(cfg.run_dir) / "config.json").read_text())
         if used.get("teacher_checkpoint"):

@@ -5,6 +5,7 @@ import click
 from rich.table import Table
 
 from kdaug.cli.main import cli, console
+from kdaug.cli.output import styled
 
 
 @cli.group(name="list")
@@ -65,5 +66,5 @@ def policies():
     from kdaug.augment.policies import POLICIES
 
     for policy in POLICIES.values():
-        console.print(f"[bold]{policy.name}[/] (p={policy.p}, {len(policy)} ops): "
-                      + ", ".join(s.describe() for s in policy.steps), highlight=False)
+        console.print(styled((policy.name, "bold"), f" (p={policy.p}, {len(policy)} ops): "
+                             + ", ".join(s.describe() for s in policy.steps)), highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from kdaug.cli.main import cli, console
+from kdaug.cli.output import styled
 from kdaug.cli.options import backend_options, data_options, recipe_options
 from kdaug.cli.progress import EpochProgress
 from kdaug.engine.config import TrainConfig, parse_hp
@@ -70,12 +71,12 @@ def run_training(cfg: TrainConfig) -> dict:
                                 say=console.print if dist.is_main else (lambda *_: None))
         if dist.is_main:
             c = trainer.cfg
-            console.print(
-                f"[bold]{c.method}[/]: {trainer.record['arch']} on {c.dataset} "
+            console.print(styled(
+                (c.method, "bold"), f": {trainer.record['arch']} on {c.dataset} "
                 f"({len(trainer.dataset.train)} train / {len(trainer.dataset.val)} val images), "
                 f"V={c.views} {trainer.train_plan.family} views, policy {c.policy}, "
                 f"backend {trainer.backend.describe()}, device {trainer.device}, seed {c.seed}, "
-                f"world {dist.world} -> {c.run_dir}", highlight=False)
+                f"world {dist.world} -> {c.run_dir}"), highlight=False)
         summary = trainer.fit()
         if dist.is_main:
             console.print(f"done: best top-1 {summary['best_top1']:.2f}, final top-1 "
