@@ -16,34 +16,34 @@ def list_group():
 @list_group.command()
 def models():
     """Registered architectures (CIFAR zoo at 32x32, torchvision at 224)."""
-    from kdaug.models import list_models
+    from kdaug.models.catalog import FAMILIES, MODELS
 
     table = Table(title="models")
     for col in ("name", "family", "input", "parameters"):
         table.add_column(col, justify="right" if col in ("input", "parameters") else "left",
                          no_wrap=True)
-    for name, info in list_models().items():
-        table.add_row(name, info["family"], str(info["input"]), f"{info['params'] / 1e6:.2f}M")
+    for name, info in MODELS.items():
+        table.add_row(name, info.family, str(FAMILIES[info.family][0]), f"{info.params / 1e6:.2f}M")
     console.print(table)
 
 
 @list_group.command()
 def methods():
     """Distillation methods: the views and the teacher each one needs."""
-    from kdaug.methods.base import list_methods
+    from kdaug.methods.catalog import METHODS
 
     table = Table(title="methods")
     for col in ("name", "views", "view family", "trains", "teacher needed"):
         table.add_column(col, no_wrap=True)
     table.add_column("summary", ratio=1)
-    for name, cls in list_methods().items():
-        lo, hi = cls.views_range
-        views = f"{cls.default_views}" + ("" if lo == hi else f" ({lo}-{hi or '∞'})")
-        trains = ("teacher" if cls.trains_teacher else "model") + (
-            f" +{cls.model_kind}" if cls.model_kind != "plain" else "")
-        teacher = "-" if cls.teacher_kind is None else (
-            cls.teacher_kind + ("" if cls.teacher_required else " (optional)"))
-        table.add_row(name, views, cls.view_family, trains, teacher, cls.summary)
+    for name, info in sorted(METHODS.items()):
+        lo, hi = info.views_range
+        views = f"{info.default_views}" + ("" if lo == hi else f" ({lo}-{hi or '∞'})")
+        trains = ("teacher" if info.trains_teacher else "model") + (
+            f" +{info.model_kind}" if info.model_kind != "plain" else "")
+        teacher = "-" if info.teacher_kind is None else (
+            info.teacher_kind + ("" if info.teacher_required else " (optional)"))
+        table.add_row(name, views, info.view_family, trains, teacher, info.summary)
     console.print(table)
 
 

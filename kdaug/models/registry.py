@@ -9,13 +9,10 @@ import torch
 from torch import nn
 
 from . import cifar_resnet, cifar_resnet50, imagenet, mobilenetv2, shufflenet, vgg, wrn
+from .catalog import FAMILIES as _FAMILIES
 from .hsakd_aux import AuxModel
 from .sskd import SSKDModel
 
-_FAMILIES = {  # family -> (input size, reference num_classes for the listed parameter count)
-    "cifar": (32, 100),
-    "imagenet": (224, 1000),
-}
 _ARCHS: Dict[str, tuple] = {}
 for _family, _modules in (("cifar", (cifar_resnet, wrn, vgg, cifar_resnet50, mobilenetv2, shufflenet)),
                           ("imagenet", (imagenet,))):
