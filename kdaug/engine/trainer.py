@@ -14,6 +14,7 @@ from torch import nn
 from kdaug.engine import checkpoint as ckpt
 from kdaug.engine.distributed import DistInfo, all_sum
 from kdaug.engine.metrics import MetricLog, topk_correct
+from kdaug.engine.schedules import StepSchedule
 from kdaug.errors import KdaugError
 
 SYNC_EVERY = 20  # steps between reads of a loss value (each read waits for the GPU)
@@ -51,8 +52,7 @@ class Trainer:
             raise KdaugError(f"method {method.name} has nothing to train")
         self.optimizer = torch.optim.SGD(self.trainable, lr=cfg.lr, momentum=cfg.momentum,
                                          nesterov=bool(cfg.nesterov), weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            self.optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma)
+        self.scheduler = StepSchedule(self.optimizer, cfg)
         self.forward = method
         if dist.enabled:  # DDP wraps only what trains: the teacher has no gradients
             self.forward = nn.parallel.DistributedDataParallel(
@@ -95,10 +95,8 @@ class Trainer:
         for epoch in range(self.start_epoch, self.cfg.epochs):
             train_stats = self.train_epoch(epoch)
             val = self.evaluate()
-            self.scheduler.step()
             self.best_top1 = max(self.best_top1, val["top1"])
-            row = {"epoch": epoch, **train_stats, **{f"val_{k}": v for k, v in val.items()},
-                   "lr": self.optimizer.param_groups[0]["lr"]}
+            row = {"epoch": epoch, **train_stats, **{f"val_{k}": v for k, v in val.items()}}
             if self.dist.is_main:
                 self.log.append(row)
                 self.save(epoch)
@@ -137,6 +135,7 @@ class Trainer:
                 break
             views = prepare_views(batch.views, self.device, self.channels_last, self.use_amp)
             labels = batch.labels.to(self.device, non_blocking=True)
+            lr = self.scheduler.at(epoch, step, total)
             with self._autocast():
                 out = self.forward(views, labels)
             loss = sum(out.losses.values())
@@ -162,7 +161,8 @@ class Trainer:
         steps = min(total, step + 1)
         stats = {f"train_{k}": float(v) / steps for k, v in sums.items()}
         stats.update(train_top1=100.0 * int(correct) / max(seen, 1),
-                     views_per_s=views_seen / elapsed, epoch_time_s=elapsed)
+                     views_per_s=views_seen / elapsed, epoch_time_s=elapsed,
+                     lr=lr)  # the lr of the epoch's last step
         return stats
 
     @torch.no_grad()
