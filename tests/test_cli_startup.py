@@ -19,7 +19,7 @@ PROBE = ("import sys\n"
 
 @pytest.mark.parametrize("args", [["--help"], ["list", "models"], ["list", "methods"],
                                   ["list", "datasets"], ["list", "policies"], ["train", "--help"],
-                                  ["compare", "--help"]])
+                                  ["compare", "--help"], ["plot", "--help"]])
 def test_answers_without_heavy_imports(args):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,

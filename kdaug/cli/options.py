@@ -96,6 +96,9 @@ def recipe_options(f):
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
                      help="Where teachers trained on the fly are cached "
                           "[default: $KDAUG_CACHE or ~/.cache/kdaug]."),
+        click.option("--tensorboard/--no-tensorboard", default=None,
+                     help="TensorBoard event files in the run directory [default: when "
+                          "TensorBoard is installed]."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]
     return _stack(f, opts)

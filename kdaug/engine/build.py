@@ -15,6 +15,7 @@ import torch
 from kdaug.augment.plan import eval_plan, train_plan
 from kdaug.augment.policies import get_policy
 from kdaug.engine import checkpoint as ckpt
+from kdaug.engine import run_logs
 from kdaug.engine.config import TrainConfig
 from kdaug.engine.distributed import DistInfo
 from kdaug.engine.loaders import choose_backend, make_loader, resolve_device
@@ -48,6 +49,7 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
                   say: Callable[[str], None] = print) -> Trainer:
     explicit_student, explicit_teacher = cfg.student is not None, cfg.teacher is not None
     cfg = cfg.resolved()
+    run_logs.check_requested(cfg)
     method_cls = method_class(cfg.method)
     views = cfg.views or method_cls.default_views
     try:
@@ -134,6 +136,7 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
                     "train_images": len(data.train), "val_images": len(data.val),
                     "versions": versions()}
         (run_dir / "config.json").write_text(json.dumps(resolved, indent=1))
+        trainer.sinks += run_logs.epoch_sinks(cfg, run_dir, trainer.start_epoch, say)
     return trainer
 
 

@@ -74,6 +74,7 @@ class TrainConfig:
     cache_dir: Optional[str] = None
     hp: Dict[str, float] = field(default_factory=dict)
     limit_batches: Optional[int] = None  # cap batches per epoch (smoke tests, benchmarks)
+    tensorboard: Optional[bool] = None   # None: event files when TensorBoard is installed
     quiet: bool = False
 
     def resolved(self) -> "TrainConfig":

@@ -59,6 +59,7 @@ class Trainer:
                 method, device_ids=[device.index] if device.type == "cuda" else None)
         self.start_epoch, self.best_top1 = 0, 0.0
         self.log = MetricLog(self.run_dir)
+        self.sinks = []  # more epoch logs (TensorBoard, curves.png): append(row), then close()
 
     # -- checkpoints -------------------------------------------------------------------
     @property
@@ -92,6 +93,13 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------
     def fit(self) -> Dict:
+        try:
+            return self._fit()
+        finally:  # an interrupted run still gets its curves and flushed events
+            for sink in self.sinks:
+                sink.close()
+
+    def _fit(self) -> Dict:
         for epoch in range(self.start_epoch, self.cfg.epochs):
             train_stats = self.train_epoch(epoch)
             val = self.evaluate()
@@ -99,6 +107,8 @@ class Trainer:
             row = {"epoch": epoch, **train_stats, **{f"val_{k}": v for k, v in val.items()}}
             if self.dist.is_main:
                 self.log.append(row)
+                for sink in self.sinks:
+                    sink.append(row)
                 self.save(epoch)
                 if val["top1"] >= self.best_top1:
                     self.save(epoch, self.run_dir / "best.pt")
