@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from kdaug.cli.config_file import config_option
 from kdaug.cli.main import cli, console
 from kdaug.cli.output import styled
 from kdaug.cli.options import backend_options, data_options, recipe_options
@@ -17,6 +18,7 @@ def config_from(kwargs) -> TrainConfig:
 
 
 @cli.command()
+@config_option
 @data_options
 @click.option("--method", default="ccd", show_default=True,
               help="ce, kd, ccd, hsakd-teacher, hsakd, sskd-teacher, sskd "
@@ -55,6 +57,7 @@ def train(**kwargs):
       kdaug train --dataset imagenet --method ccd --data-dir /data/imagenet \\
                   --teacher-checkpoint resnet34.pth
       torchrun --nproc_per_node 8 -m kdaug.cli train --dataset imagenet ...   (DDP)
+      kdaug train --config runs/digits/ccd-resnet8-v2-seed0/config.json --seed 1
     """
     cfg = config_from(kwargs)
     run_training(cfg)
