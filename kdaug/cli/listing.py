@@ -6,6 +6,7 @@ from rich.table import Table
 
 from kdaug.cli.main import cli, console
 from kdaug.cli.output import styled
+from kdaug.errors import KdaugError
 
 
 @cli.group(name="list")
@@ -14,8 +15,16 @@ def list_group():
 
 
 @list_group.command()
-def models():
-    """Registered architectures (CIFAR zoo at 32x32, torchvision at 224)."""
+@click.option("--timm", "timm_pattern", metavar="PATTERN", default=None,
+              help="List the timm architectures matching PATTERN instead (e.g. 'convnext*'; "
+                   "'*' for all); this imports timm, a few seconds.")
+def models(timm_pattern):
+    """Registered architectures (CIFAR zoo at 32x32, torchvision at 224), and whether timm's
+    are available (any timm model trains as timm:NAME)."""
+    from kdaug.models.timm_models import timm_version
+
+    if timm_pattern is not None:
+        return _timm_models(timm_pattern)
     from kdaug.models.catalog import FAMILIES, MODELS
 
     table = Table(title="models")
@@ -25,6 +34,27 @@ def models():
     for name, info in MODELS.items():
         table.add_row(name, info.family, str(FAMILIES[info.family][0]), f"{info.params / 1e6:.2f}M")
     console.print(table)
+    version = timm_version()
+    if version is None:
+        console.print("timm models: not installed (pip install 'kdaug[timm]'), then any timm "
+                      "architecture trains as timm:NAME")
+    else:
+        console.print(f"timm models: timm {version} is installed: any of its architectures trains "
+                      f"as timm:NAME, e.g. --teacher timm:convnext_tiny --student timm:resnet18; "
+                      f"`kdaug list models --timm 'convnext*'` lists them")
+
+
+def _timm_models(pattern: str) -> None:
+    from kdaug.models.timm_models import matching
+
+    names = matching(pattern)
+    if not names:
+        raise KdaugError(f"--timm {pattern!r}: no timm architecture matches (patterns as in "
+                         f"timm.list_models: 'resnet*', '*vit*')")
+    for name in names:
+        console.print(name, highlight=False)
+    console.print(f"{len(names)} timm architectures (random weights; load trained ones from a "
+                  f"local file with --teacher-checkpoint)", highlight=False)
 
 
 @list_group.command()

@@ -37,8 +37,13 @@ def trained_arch(cfg: TrainConfig, method_cls, explicit_student: bool) -> str:
     return cfg.teacher if teacherish else cfg.student
 
 
+def path_part(arch: str) -> str:
+    """An architecture name fit for a directory name (timm:resnet18 -> timm-resnet18)."""
+    return arch.replace(":", "-")
+
+
 def default_run_dir(cfg: TrainConfig, arch: str) -> Path:
-    return Path("runs") / cfg.dataset / f"{cfg.method}-{arch}-v{cfg.views}-seed{cfg.seed}"
+    return Path("runs") / cfg.dataset / f"{cfg.method}-{path_part(arch)}-v{cfg.views}-seed{cfg.seed}"
 
 
 def cache_root(cfg: TrainConfig) -> Path:
@@ -169,7 +174,7 @@ def ensure_teacher(cfg: TrainConfig, kind: str, arch: str, dist: DistInfo,
     """Train the missing teacher once (with its own teacher stages first), cache it, reuse it."""
     producer = _producer(kind)
     run_dir = cache_root(cfg) / "teachers" / (
-        f"{cfg.dataset}-{arch}-{kind}-seed{cfg.seed}-e{cfg.epochs}-fs{cfg.few_shot}-{cfg.backend}")
+        f"{cfg.dataset}-{path_part(arch)}-{kind}-seed{cfg.seed}-e{cfg.epochs}-fs{cfg.few_shot}-{cfg.backend}")
     path = run_dir / "checkpoint.pt"
     if path.exists():
         state = ckpt.load(path)

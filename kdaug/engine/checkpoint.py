@@ -2,6 +2,7 @@
 leaves a half-written file, and readable with torch.load(weights_only=True)."""
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from pathlib import Path
@@ -31,12 +32,20 @@ def save_atomic(obj: dict, path) -> None:
 
 
 def load(path) -> dict:
-    """Load a kdaug checkpoint or a plain state_dict (e.g. torchvision weights)."""
+    """Load a kdaug checkpoint, a plain state_dict (e.g. torchvision weights), a timm
+    checkpoint or a .safetensors file."""
     path = Path(path)
     if not path.is_file():
         raise KdaugError(f"checkpoint {path} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if path.suffix == ".safetensors":  # timm's and the hub's weight files
+            from safetensors.torch import load_file
+
+            obj = load_file(path)
+        else:
+            # timm's train.py keeps its argparse arguments in the checkpoint: plain values
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated file, not a torch file, pickled code
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise KdaugError(f"checkpoint {path} cannot be read: {first[:200]}") from None

@@ -8,7 +8,7 @@ from typing import Callable, Dict
 import torch
 from torch import nn
 
-from . import cifar_resnet, cifar_resnet50, imagenet, mobilenetv2, shufflenet, vgg, wrn
+from . import cifar_resnet, cifar_resnet50, imagenet, mobilenetv2, shufflenet, timm_models, vgg, wrn
 from .catalog import FAMILIES as _FAMILIES
 from .hsakd_aux import AuxModel
 from .sskd import SSKDModel
@@ -35,9 +35,13 @@ def _lookup(table: dict, key: str, what: str):
 
 
 def create(arch: str, num_classes: int) -> nn.Module:
-    """A freshly initialised backbone (forward(x) -> logits; the staged interface)."""
-    family, factory = _lookup(_ARCHS, arch, "model")
-    model = factory(num_classes)
+    """A freshly initialised backbone (forward(x) -> logits; the staged interface). Names
+    starting with timm: are timm models (kdaug.models.timm_models)."""
+    if timm_models.is_timm(arch):
+        model = timm_models.create(arch, num_classes)
+    else:
+        family, factory = _lookup(_ARCHS, arch, "model")
+        model = factory(num_classes)
     model.arch = arch  # named in load_state's messages
     return model
 
