@@ -21,11 +21,10 @@ def list_group():
 def models(timm_pattern):
     """Registered architectures (CIFAR zoo at 32x32, torchvision at 224), and whether timm's
     are available (any timm model trains as timm:NAME)."""
-    from kdaug.models.timm_models import timm_version
+    from kdaug.models.catalog import FAMILIES, MODELS, timm_version
 
     if timm_pattern is not None:
         return _timm_models(timm_pattern)
-    from kdaug.models.catalog import FAMILIES, MODELS
 
     table = Table(title="models")
     for col in ("name", "family", "input", "parameters"):

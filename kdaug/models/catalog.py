@@ -3,7 +3,9 @@ answer without importing torch). tests/test_models.py checks this table against 
 the same names, families and parameter counts."""
 from __future__ import annotations
 
-from typing import Dict, NamedTuple
+import importlib.metadata
+import importlib.util
+from typing import Dict, NamedTuple, Optional
 
 FAMILIES = {  # family -> (input size, reference num_classes of the listed parameter count)
     "cifar": (32, 100),
@@ -44,3 +46,11 @@ MODELS: Dict[str, ModelInfo] = {
     "resnet50": ModelInfo("imagenet", 25557032),
     "mobilenet_v2": ModelInfo("imagenet", 3504872),
 }
+
+
+def timm_version() -> Optional[str]:
+    """The installed timm's version, found without importing timm (None when absent); any
+    timm architecture is then a model too (timm:NAME, kdaug.models.timm_models)."""
+    if importlib.util.find_spec("timm") is None:
+        return None
+    return importlib.metadata.version("timm")

@@ -12,8 +12,6 @@ forward does more (a ViT adds position embeddings) are refused for HSAKD in one 
 from __future__ import annotations
 
 import copy
-import importlib.metadata
-import importlib.util
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -27,13 +25,6 @@ from .staged import Staged
 PREFIX = "timm:"
 MISSING = "timm is not installed: pip install 'kdaug[timm]'"
 MAX_STAGES = 4  # HSAKD taps at most four stages (the last four feature levels)
-
-
-def timm_version() -> Optional[str]:
-    """The installed timm's version, without importing it (None when absent)."""
-    if importlib.util.find_spec("timm") is None:
-        return None
-    return importlib.metadata.version("timm")
 
 
 def _timm():
