@@ -91,3 +91,16 @@ def test_yaml_without_pyyaml_is_one_line(tmp_path, monkeypatch):
     res = train("--config", str(tmp_path / "run.yaml"))
     assert res.exit_code == 1
     assert res.stderr.strip() == "error: --config: reading YAML needs PyYAML (pip install pyyaml)"
+
+
+def test_the_readme_example_is_a_valid_config(tmp_path):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "run.toml").write_text(example)
+    # --config is read first (both are eager, in command-line order): its keys are checked
+    assert train("--config", str(tmp_path / "run.toml"), "--help").exit_code == 0
+    (tmp_path / "run.toml").write_text("epoch = 3\n" + example)
+    assert train("--config", str(tmp_path / "run.toml"), "--help").exit_code == 1
