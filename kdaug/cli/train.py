@@ -25,12 +25,15 @@ def config_from(kwargs) -> TrainConfig:
                    "(`kdaug list methods` says what each needs).")
 @click.option("--teacher", default=None,
               help="Teacher architecture [default: resnet32x4 on CIFAR, resnet34 on class "
-                   "folders, resnet20 on digits]. `--method ce` trains this one.")
+                   "folders, resnet20 on digits]; timm:NAME for any timm model (kdaug[timm]). "
+                   "`--method ce` trains this one.")
 @click.option("--student", default=None,
               help="Student architecture [default: resnet8x4 on CIFAR, resnet18 on class "
-                   "folders, resnet8 on digits]. With `--method ce`, trains it alone.")
+                   "folders, resnet8 on digits]; timm:NAME for any timm model. With "
+                   "`--method ce`, trains it alone.")
 @click.option("--teacher-checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Trained teacher: a kdaug checkpoint or a torchvision state_dict file. "
+              help="Trained teacher: a kdaug checkpoint, a torchvision or timm state_dict, "
+                   "a checkpoint of timm's train.py or a .safetensors file. "
                    "Without one, the teacher (and the stages it needs) is trained first with "
                    "the same recipe and cached in --cache-dir.")
 @click.option("--views", type=click.IntRange(min=1), default=None,
