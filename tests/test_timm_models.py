@@ -163,3 +163,12 @@ def test_list_models_names_timm_and_lists_its_architectures():
     assert f"timm {timm.__version__} is installed" in res.output
     res = invoke("list", "models", "--timm", "resnet1*")
     assert res.exit_code == 0 and "timm:resnet18\n" in res.output
+
+
+def test_hsakd_teacher_trains_on_a_timm_model(tmp_path):
+    res = invoke("train", "--method", "hsakd-teacher", "--teacher", "timm:resnet18", "--run-dir",
+                 str(tmp_path / "h"), *SMALL)
+    assert res.exit_code == 0, res.output
+    rows = json.loads((tmp_path / "h" / "metrics.json").read_text())
+    assert {"train_ce", "train_aux"} <= set(rows[0])
+    assert torch.load(tmp_path / "h" / "checkpoint.pt", weights_only=True)["kind"] == "hsakd"
