@@ -1,13 +1,15 @@
 """Any timm model as teacher or student: ``timm:NAME`` (e.g. timm:convnext_tiny), created
 with random weights (nothing is downloaded; trained weights come from a local file:
---teacher-checkpoint takes timm's own checkpoints and bare state_dicts). Optional: kdaug[timm].
+--teacher-checkpoint takes bare state_dicts in timm's names, timm's train.py checkpoints and
+.safetensors files). Optional: kdaug[timm].
 
 A timm model serves every method that reads logits and pooled features (ce, kd, ccd, sskd):
 the pooled features are timm's own ``forward_head(..., pre_logits=True)``. HSAKD also needs the
 stages, to tap its auxiliary branches: kdaug reaches them when the model's forward is the
-chain of its top-level modules (ResNets, ConvNeXt, EfficientNet, RegNet, MobileNetV3, ...),
-checked by running that chain against the model's own forward on a probe image. Models whose
-forward does more (a ViT adds position embeddings) are refused for HSAKD in one line.
+chain of its top-level modules (ResNets, ConvNeXt, RegNet, DenseNet, ...), checked by running
+that chain against the model's own forward on a probe image, and when its last stage ends in
+a block with as many input as output channels (repeated as HSAKD's extra stage). Other models
+(a ViT adds position embeddings; EfficientNet's last block widens) are refused in one line.
 """
 from __future__ import annotations
 
@@ -82,10 +84,8 @@ class TimmBackbone(Staged):
         self._layout: Optional[_Layout] = None
         self._input_checked = False
         head = self.net.get_classifier()
-        if not isinstance(head, nn.Linear):
-            self._no_linear = f"its classifier is a {type(head).__name__}, not a Linear layer"
-        else:
-            self._no_linear = None
+        self._no_linear = (None if isinstance(head, nn.Linear) else
+                           f"its classifier is a {type(head).__name__}, not a Linear layer")
 
     # --- the contract ---------------------------------------------------------------------
     @property
