@@ -4,6 +4,7 @@ The fake models are lookup tables: each view carries a row id in its pixels (ids
 permutation, so a method that mixes up the (B, V) -> B·V layout reads the wrong rows), and the
 model returns the stored row. Expected values use explicit loops over images and views and
 torch's own softmax / log_softmax / cosine_similarity, never kdaug.methods helpers."""
+import dataclasses
 import math
 
 import pytest
@@ -111,6 +112,17 @@ def test_registry_lists_all_seven_with_their_contract():
     assert all(m.summary and "\n" not in m.summary for m in methods.values())
     with pytest.raises(KeyError, match="unknown method 'nope'"):
         get_method("nope")
+
+
+def test_each_registered_method_is_its_catalog_entry():
+    # `kdaug list methods` reads the torch-free catalog; the classes take their contract from it
+    from kdaug.methods.catalog import ATTRIBUTES, METHODS
+
+    methods = list_methods()
+    assert set(methods) == set(METHODS)
+    for name, cls in methods.items():
+        assert cls.info is METHODS[name]
+        assert {a: getattr(cls, a) for a in ATTRIBUTES} == dataclasses.asdict(METHODS[name])
 
 
 @pytest.mark.parametrize("name, good, bad", [

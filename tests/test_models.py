@@ -233,3 +233,11 @@ def test_load_state_other_layouts():
         load_state(build("sskd", "resnet8", 10), copy.deepcopy(plain.state_dict()), "plain.pt")
     assert str(err.value) == ("checkpoint plain.pt does not fit resnet8 (sskd): missing proj_head.0.weight, "
                               "proj_head.0.bias, proj_head.2.weight (+1 more)")
+
+
+def test_torch_free_catalog_matches_the_registry():
+    # `kdaug list models` prints the catalog without importing torch: it must not drift
+    from kdaug.models.catalog import FAMILIES, MODELS
+
+    assert {name: {"family": info.family, "input": FAMILIES[info.family][0], "params": info.params}
+            for name, info in MODELS.items()} == list_models()

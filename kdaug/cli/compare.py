@@ -13,6 +13,7 @@ from kdaug.cli.options import backend_options, data_options, recipe_options
 from kdaug.cli.train import run_training
 from kdaug.engine.config import TrainConfig
 from kdaug.errors import KdaugError
+from kdaug.methods.catalog import METHODS
 
 # (label, method, views): the rows of the paper's question "what does augmentation do for KD?"
 DEFAULT_ROWS = ["ce", "kd", "ccd"]
@@ -47,24 +48,29 @@ def compare(methods, out, json_path, **kwargs):
     base = TrainConfig(method=names[0], **kwargs).resolved()
     out = Path(out or Path("runs") / "compare" / f"{base.dataset}-seed{base.seed}")
     rows = []
-    teacher_path = kwargs.get("teacher_checkpoint")
+    plain_teacher = kwargs.get("teacher_checkpoint")
+    teachers = [plain_teacher] if plain_teacher else []  # every teacher a row read, in order
     for name in names:
         # every row trains the same student architecture (ce included: the student alone)
         cfg = dataclasses.replace(TrainConfig(method=name, **kwargs), run_dir=str(out / name),
-                                  student=base.student)
+                                  student=base.student, teacher_checkpoint=None)
         cfg.resume = (Path(cfg.run_dir) / "checkpoint.pt").exists()
-        if teacher_path:
-            cfg.teacher_checkpoint = teacher_path
-        console.rule(f"{LABELS.get(name, name)} ({name})")
+        reads_plain = name in METHODS and METHODS[name].teacher_kind == "plain"
+        if reads_plain and plain_teacher:
+            cfg.teacher_checkpoint = plain_teacher  # the same teacher for kd, ccd, ...
+        # hsakd/sskd read a teacher of their own kind: build_trainer trains that stage (cached)
+        console.heading(f"{LABELS.get(name, name)} ({name})")
         summary = run_training(cfg)
         used = json.loads((Path(cfg.run_dir) / "config.json").read_text())
-        if used.get("teacher_checkpoint"):
-            teacher_path = used["teacher_checkpoint"]
+        teacher = used.get("teacher_checkpoint")
+        if teacher and reads_plain:
+            plain_teacher = plain_teacher or teacher
+        if teacher and teacher not in teachers:
+            teachers.append(teacher)
         rows.append({"row": LABELS.get(name, name), "method": name, "arch": used["trained_arch"],
                      "views": used["views"], "top1": summary["final_top1"],
                      "best_top1": summary["best_top1"], "run_dir": summary["run_dir"]})
-    if teacher_path:
-        rows.insert(0, _teacher_row(teacher_path, base, kwargs))
+    rows[:0] = [_teacher_row(path, base, kwargs) for path in teachers]
     result = {"dataset": base.dataset, "seed": base.seed, "epochs": base.epochs,
               "backend": kwargs.get("backend"), "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
@@ -83,18 +89,23 @@ def compare(methods, out, json_path, **kwargs):
 
 
 def _teacher_row(path, base, kwargs) -> dict:
-    """The teacher's own top-1: from its run's metrics when kdaug trained it, else evaluated."""
-    rows_file = Path(path).parent / "metrics.json"
-    if rows_file.exists():
-        log = json.loads(rows_file.read_text())
-        arch = json.loads((Path(path).parent / "config.json").read_text())["trained_arch"]
-        top1, best = log[-1]["val_top1"], max(r["val_top1"] for r in log)
-    else:
-        from kdaug.engine.build import evaluate_checkpoint
+    """The teacher's own top-1 (from its run's metrics when kdaug trained it, else evaluated),
+    labelled with the method that trained it: ce, hsakd-teacher, sskd-teacher, or external
+    for weights kdaug did not train."""
+    run = Path(path).parent
+    if (run / "metrics.json").exists() and (run / "config.json").exists():
+        log = json.loads((run / "metrics.json").read_text())
+        config = json.loads((run / "config.json").read_text())
+        return {"row": "teacher", "method": config["method"], "arch": config["trained_arch"],
+                "views": config["views"], "top1": log[-1]["val_top1"],
+                "best_top1": max(r["val_top1"] for r in log), "run_dir": str(run)}
+    from kdaug.engine import checkpoint as ckpt
+    from kdaug.engine.build import evaluate_checkpoint
 
-        res = evaluate_checkpoint(path, base.dataset, data_dir=base.data_dir, arch=kwargs.get("teacher"),
-                                  backend=base.backend, aug_device=base.aug_device,
-                                  device=base.device, workers=base.workers)
-        arch, top1, best = res["arch"], res["top1"], res["top1"]
-    return {"row": "teacher", "method": "ce", "arch": arch, "views": 1, "top1": top1,
-            "best_top1": best, "run_dir": str(Path(path).parent)}
+    state = ckpt.load(path)
+    trained_by = state.get("config", {}).get("method", "external") if ckpt.is_kdaug(state) else "external"
+    res = evaluate_checkpoint(path, base.dataset, data_dir=base.data_dir, arch=kwargs.get("teacher"),
+                              backend=base.backend, aug_device=base.aug_device,
+                              device=base.device, workers=base.workers)
+    return {"row": "teacher", "method": trained_by, "arch": res["arch"], "views": 1,
+            "top1": res["top1"], "best_top1": res["top1"], "run_dir": str(run)}

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
 from kdaug import __version__
+from kdaug.cli.output import make_console, styled
 from kdaug.errors import KdaugError
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 class KdaugGroup(click.Group):
@@ -19,7 +19,7 @@ class KdaugGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KdaugError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(styled(("error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True)
             sys.exit(1)
         except OSError as exc:
             if exc.filename is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from kdaug.engine.config import PRESETS
+from kdaug.engine.schedules import SCHEDULES
 
 SEED = click.IntRange(0, 2**32 - 1)  # what every generator a seed reaches accepts
 
@@ -69,10 +70,21 @@ def recipe_options(f):
         click.option("--momentum", type=click.FloatRange(0, 1), default=0.9, show_default=True),
         click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum."),
         click.option("--weight-decay", type=click.FloatRange(min=0), default=None),
+        click.option("--schedule", type=click.Choice(SCHEDULES), default="multistep",
+                     show_default=True,
+                     help="lr schedule: multistep (x --gamma at each of --milestones, the "
+                          "papers' recipes) or cosine (half a cosine down to --min-lr)."),
         click.option("--milestones", callback=_milestones, default=None,
-                     help="Epochs at which the lr is multiplied by --gamma, e.g. 150,180,210."),
+                     help="multistep: epochs at which the lr is multiplied by --gamma, e.g. "
+                          "150,180,210."),
         click.option("--gamma", type=click.FloatRange(0, 1, min_open=True), default=0.1,
-                     show_default=True),
+                     show_default=True, help="multistep: the lr factor at each milestone."),
+        click.option("--warmup-epochs", type=click.FloatRange(min=0), default=0.0,
+                     show_default=True,
+                     help="Linear lr warm-up over this many epochs (fractions allowed), step by "
+                          "step, before either schedule."),
+        click.option("--min-lr", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="cosine: the lr at the end of the last epoch."),
         click.option("--clip-grad", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Clip the gradient norm to this value."),
         click.option("--amp/--no-amp", default=True, show_default=True,
@@ -86,6 +98,9 @@ def recipe_options(f):
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
                      help="Where teachers trained on the fly are cached "
                           "[default: $KDAUG_CACHE or ~/.cache/kdaug]."),
+        click.option("--tensorboard/--no-tensorboard", default=None,
+                     help="TensorBoard event files in the run directory [default: when "
+                          "TensorBoard is installed]."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]
     return _stack(f, opts)

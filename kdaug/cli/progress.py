@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
@@ -14,7 +15,7 @@ class EpochProgress:
         if not self.console.is_terminal:  # logs get the per-epoch line only, no bar residue
             return
         self.bar = Progress(
-            TextColumn(f"[bold]{self.label}[/] epoch {epoch + 1}/{epochs}"), BarColumn(),
+            TextColumn(f"[bold]{escape(self.label)}[/] epoch {epoch + 1}/{epochs}"), BarColumn(),
             MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.3f}"),
             TextColumn("{task.fields[vps]:,.0f} views/s"), TimeRemainingColumn(),
             console=self.console, transient=True)

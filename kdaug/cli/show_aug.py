@@ -5,7 +5,6 @@ import os
 
 import click
 import numpy as np
-import torch
 
 from kdaug.cli.main import cli, console
 from kdaug.cli.options import SEED
@@ -39,6 +38,8 @@ def show_aug(dataset, data_dir, policy, family, views, count, backend, seed, out
     from kdaug.augment.plan import train_plan
     from kdaug.augment.grid import render_grid
     from kdaug.data import load_dataset
+    import torch
+
     from kdaug.engine.loaders import choose_backend
 
     check_output_image(output)
@@ -84,6 +85,8 @@ def check_output_image(path: str) -> None:
 
 def sample_views(choice, split, plan, indices, seed: int):
     """(raw images, views (V, 3, S, S) per image, their draws) made by the chosen backend."""
+    import torch
+
     from kdaug.augment.draws import draw
     from kdaug.engine.loaders import make_loader
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import click
 
+from kdaug.cli.config_file import config_option
 from kdaug.cli.main import cli, console
+from kdaug.cli.output import styled
 from kdaug.cli.options import backend_options, data_options, recipe_options
 from kdaug.cli.progress import EpochProgress
 from kdaug.engine.config import TrainConfig, parse_hp
@@ -16,18 +18,22 @@ def config_from(kwargs) -> TrainConfig:
 
 
 @cli.command()
+@config_option
 @data_options
 @click.option("--method", default="ccd", show_default=True,
               help="ce, kd, ccd, hsakd-teacher, hsakd, sskd-teacher, sskd "
                    "(`kdaug list methods` says what each needs).")
 @click.option("--teacher", default=None,
               help="Teacher architecture [default: resnet32x4 on CIFAR, resnet34 on class "
-                   "folders, resnet20 on digits]. `--method ce` trains this one.")
+                   "folders, resnet20 on digits]; timm:NAME for any timm model (kdaug[timm]). "
+                   "`--method ce` trains this one.")
 @click.option("--student", default=None,
               help="Student architecture [default: resnet8x4 on CIFAR, resnet18 on class "
-                   "folders, resnet8 on digits]. With `--method ce`, trains it alone.")
+                   "folders, resnet8 on digits]; timm:NAME for any timm model. With "
+                   "`--method ce`, trains it alone.")
 @click.option("--teacher-checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Trained teacher: a kdaug checkpoint or a torchvision state_dict file. "
+              help="Trained teacher: a kdaug checkpoint, a torchvision or timm state_dict, "
+                   "a checkpoint of timm's train.py or a .safetensors file. "
                    "Without one, the teacher (and the stages it needs) is trained first with "
                    "the same recipe and cached in --cache-dir.")
 @click.option("--views", type=click.IntRange(min=1), default=None,
@@ -58,6 +64,7 @@ def train(**kwargs):
       kdaug train --dataset imagenet --method ccd --data-dir /data/imagenet \\
                   --teacher-checkpoint resnet34.pth
       torchrun --nproc_per_node 8 -m kdaug.cli train --dataset imagenet ...   (DDP)
+      kdaug train --config runs/digits/ccd-resnet8-v2-seed0/config.json --seed 1
     """
     cfg = config_from(kwargs)
     run_training(cfg)
@@ -74,12 +81,12 @@ def run_training(cfg: TrainConfig) -> dict:
                                 say=console.print if dist.is_main else (lambda *_: None))
         if dist.is_main:
             c = trainer.cfg
-            console.print(
-                f"[bold]{c.method}[/]: {trainer.record['arch']} on {c.dataset} "
+            console.print(styled(
+                (c.method, "bold"), f": {trainer.record['arch']} on {c.dataset} "
                 f"({len(trainer.dataset.train)} train / {len(trainer.dataset.val)} val images), "
                 f"V={c.views} {trainer.train_plan.family} views, policy {c.policy}, "
                 f"backend {trainer.backend.describe()}, device {trainer.device}, seed {c.seed}, "
-                f"world {dist.world} -> {c.run_dir}", highlight=False)
+                f"world {dist.world} -> {c.run_dir}"), highlight=False)
         summary = trainer.fit()
         if dist.is_main:
             console.print(f"done: best top-1 {summary['best_top1']:.2f}, final top-1 "

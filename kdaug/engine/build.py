@@ -16,7 +16,7 @@ import torch
 from kdaug.augment.plan import eval_plan, train_plan
 from kdaug.augment.policies import get_policy
 from kdaug.engine import checkpoint as ckpt
-from kdaug.engine import resume, teacher_cache
+from kdaug.engine import resume, run_logs, teacher_cache
 from kdaug.engine.config import TrainConfig
 from kdaug.engine.distributed import DistInfo, barrier
 from kdaug.engine.loaders import choose_backend, make_loader, resolve_device
@@ -25,6 +25,7 @@ from kdaug.engine.trainer import Trainer
 from kdaug.engine.validate import check_config
 from kdaug.errors import KdaugError
 from kdaug.methods.base import get_method, list_methods
+from kdaug.paths import path_part
 
 def method_class(name: str):
     try:
@@ -44,13 +45,14 @@ def default_run_dir(cfg: TrainConfig, arch: str) -> Path:
     """runs/DATASET/METHOD-ARCH-vV-seedS-FINGERPRINT: readable, and two configurations that
     differ in anything else (lr, batch size, backend, epochs, preset...) never share one."""
     return (Path("runs") / cfg.dataset
-            / f"{cfg.method}-{arch}-v{cfg.views}-seed{cfg.seed}-{fingerprint(cfg)}")
+            / f"{cfg.method}-{path_part(arch)}-v{cfg.views}-seed{cfg.seed}-{fingerprint(cfg)}")
 
 
 def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factory: Callable = None,
                   say: Callable[[str], None] = print) -> Trainer:
     explicit_student, explicit_teacher = cfg.student is not None, cfg.teacher is not None
     cfg = cfg.resolved()
+    run_logs.check_requested(cfg)
     method_cls = method_class(cfg.method)
     check_config(cfg, method_cls)
     views = cfg.views or method_cls.default_views
@@ -148,6 +150,7 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
                         "train_images": len(data.train), "val_images": len(data.val),
                         "start_epoch": trainer.start_epoch, "versions": versions()}
             write_config(run_dir, resolved, resumed=state is not None)
+            trainer.sinks += run_logs.epoch_sinks(cfg, run_dir, trainer.start_epoch, say)
     except BaseException:
         if lock is not None:
             lock.release()

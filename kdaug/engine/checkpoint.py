@@ -2,6 +2,7 @@
 leaves a half-written file, and readable with torch.load(weights_only=True)."""
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from pathlib import Path
@@ -42,12 +43,20 @@ def _not_written(path: Path, exc: OSError) -> KdaugError:
 
 
 def load(path) -> dict:
-    """Load a kdaug checkpoint or a plain state_dict (e.g. torchvision weights)."""
+    """Load a kdaug checkpoint, a plain state_dict (e.g. torchvision weights), a timm
+    checkpoint or a .safetensors file."""
     path = Path(path)
     if not path.is_file():
         raise KdaugError(f"checkpoint {path} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if path.suffix == ".safetensors":  # timm's and the hub's weight files
+            from safetensors.torch import load_file
+
+            obj = load_file(path)
+        else:
+            # timm's train.py keeps its argparse arguments in the checkpoint: plain values
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
         raise KdaugError(f"checkpoint {path} cannot be read: {exc.strerror or exc}") from None
     except Exception as exc:  # truncated file, not a torch file, pickled code

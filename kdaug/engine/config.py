@@ -61,6 +61,9 @@ class TrainConfig:
     weight_decay: Optional[float] = None
     milestones: Optional[Tuple[int, ...]] = None
     gamma: float = 0.1
+    schedule: str = "multistep"      # multistep | cosine (kdaug.engine.schedules)
+    warmup_epochs: float = 0.0       # linear lr warm-up before either schedule
+    min_lr: float = 0.0              # where cosine ends
     clip_grad: Optional[float] = None
     amp: bool = True                 # bf16 autocast, on CUDA only
     channels_last: bool = True       # on CUDA only
@@ -72,6 +75,7 @@ class TrainConfig:
     cache_dir: Optional[str] = None
     hp: Dict[str, float] = field(default_factory=dict)
     limit_batches: Optional[int] = None  # cap batches per epoch (smoke tests, benchmarks)
+    tensorboard: Optional[bool] = None   # None: event files when TensorBoard is installed
     quiet: bool = False
 
     def resolved(self) -> "TrainConfig":
@@ -87,6 +91,10 @@ class TrainConfig:
 
             raise KdaugError(f"unknown --preset {preset_name!r}; known: {', '.join(PRESETS)}")
         preset = PRESETS[preset_name]
+        if self.schedule == "cosine" and self.milestones:
+            from kdaug.errors import KdaugError
+
+            raise KdaugError("--milestones belongs to --schedule multistep; cosine has none")
         out = dataclasses.replace(self, preset=preset_name)
         for key in ("teacher", "student"):
             if getattr(out, key) is None:
@@ -94,7 +102,8 @@ class TrainConfig:
         for key, value in preset.items():
             if getattr(out, key, None) is None:
                 setattr(out, key, value)
-        out.milestones = tuple(int(m) for m in out.milestones)
+        # a cosine run records no milestones (the preset's belong to its multistep schedule)
+        out.milestones = () if out.schedule == "cosine" else tuple(int(m) for m in out.milestones)
         return out
 
     def to_dict(self) -> dict:

@@ -11,7 +11,7 @@ import torch
 
 from kdaug.engine import checkpoint as ckpt
 from kdaug.engine.rundir import fingerprint
-from kdaug.paths import cache_home
+from kdaug.paths import cache_home, path_part
 
 
 def cache_root(cfg) -> Path:
@@ -23,7 +23,7 @@ def cache_dir(teacher_cfg, kind: str) -> Path:
     of all its values (lr, batch size, weight decay, preset, --limit-batches, ...)."""
     c = teacher_cfg
     return (cache_root(c) / "teachers"
-            / f"{c.dataset}-{c.teacher}-{kind}-seed{c.seed}-{fingerprint(c)}")
+            / f"{c.dataset}-{path_part(c.teacher)}-{kind}-seed{c.seed}-{fingerprint(c)}")
 
 
 def at_chance(top1: float, num_classes: int, count: int) -> bool:

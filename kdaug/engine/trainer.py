@@ -2,11 +2,9 @@
 method: everything method-specific lives in kdaug/methods."""
 from __future__ import annotations
 
-import bisect
 import contextlib
 import math
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
@@ -16,6 +14,7 @@ from torch import nn
 from kdaug.engine import checkpoint as ckpt
 from kdaug.engine.distributed import DistInfo, all_sum
 from kdaug.engine.metrics import MetricLog, topk_correct
+from kdaug.engine.schedules import StepSchedule
 from kdaug.errors import KdaugError
 
 RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch", "best_top1", "torch_rng")
@@ -54,8 +53,7 @@ class Trainer:
             raise KdaugError(f"method {method.name} has nothing to train")
         self.optimizer = torch.optim.SGD(self.trainable, lr=cfg.lr, momentum=cfg.momentum,
                                          nesterov=bool(cfg.nesterov), weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            self.optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma)
+        self.scheduler = StepSchedule(self.optimizer, cfg)
         self.forward = method
         if dist.enabled:  # DDP wraps only what trains: the teacher has no gradients
             self.forward = nn.parallel.DistributedDataParallel(
@@ -64,6 +62,7 @@ class Trainer:
         self.log = MetricLog(self.run_dir)
         self.run_info: Dict = {}  # resolved facts a resume must match (kdaug.engine.resume)
         self.lock = None          # the run directory's RunLock, released when fit() ends
+        self.sinks = []  # more epoch logs (TensorBoard, curves.png): append(row), then close()
 
     # -- checkpoints -------------------------------------------------------------------
     @property
@@ -101,22 +100,21 @@ class Trainer:
 
     def use_current_recipe(self) -> None:
         """After resume(): the optimizer and schedule take this run's values (a resume with
-        --allow-changes) instead of the checkpoint's; the lr is the schedule's at this epoch."""
-        cfg, sched = self.cfg, self.scheduler
-        sched.base_lrs = [cfg.lr] * len(self.optimizer.param_groups)
-        sched.milestones = Counter(cfg.milestones)
-        sched.gamma = cfg.gamma
-        lr = cfg.lr * cfg.gamma ** bisect.bisect_right(sorted(cfg.milestones), sched.last_epoch)
+        --allow-changes) instead of the checkpoint's (the schedule sets the lr of every step
+        from the run's own recipe)."""
+        cfg = self.cfg
         for group in self.optimizer.param_groups:
-            group.update(lr=lr, initial_lr=cfg.lr, momentum=cfg.momentum,
+            group.update(lr=cfg.lr, initial_lr=cfg.lr, momentum=cfg.momentum,
                          weight_decay=cfg.weight_decay, nesterov=bool(cfg.nesterov))
-        sched._last_lr = [lr] * len(self.optimizer.param_groups)
+        self.scheduler = StepSchedule(self.optimizer, cfg)
 
     # -- loop --------------------------------------------------------------------------
     def fit(self) -> Dict:
         try:
             return self._fit()
-        finally:
+        finally:  # an interrupted run still gets its curves and flushed events
+            for sink in self.sinks:
+                sink.close()
             if self.lock is not None:
                 self.lock.release()
 
@@ -126,12 +124,12 @@ class Trainer:
             val = self.evaluate()
             if not (math.isfinite(val["loss"]) and weights_finite(self.method.model)):
                 raise self._not_finite(f"the weights became non-finite during epoch {epoch}", epoch)
-            self.scheduler.step()
             self.best_top1 = max(self.best_top1, val["top1"])
-            row = {"epoch": epoch, **train_stats, **{f"val_{k}": v for k, v in val.items()},
-                   "lr": self.optimizer.param_groups[0]["lr"]}
+            row = {"epoch": epoch, **train_stats, **{f"val_{k}": v for k, v in val.items()}}
             if self.dist.is_main:
                 self.log.append(row)
+                for sink in self.sinks:
+                    sink.append(row)
                 self.save(epoch)
                 if val["top1"] >= self.best_top1:
                     self.save(epoch, self.run_dir / "best.pt")
@@ -174,6 +172,7 @@ class Trainer:
                 break
             views = prepare_views(batch.views, self.device, self.channels_last, self.use_amp)
             labels = batch.labels.to(self.device, non_blocking=True)
+            lr = self.scheduler.at(epoch, step, total)
             with self._autocast():
                 out = self.forward(views, labels)
             loss = sum(out.losses.values())
@@ -199,7 +198,8 @@ class Trainer:
         steps = min(total, step + 1)
         stats = {f"train_{k}": float(v) / steps for k, v in sums.items()}
         stats.update(train_top1=100.0 * int(correct) / max(seen, 1),
-                     views_per_s=views_seen / elapsed, epoch_time_s=elapsed)
+                     views_per_s=views_seen / elapsed, epoch_time_s=elapsed,
+                     lr=lr)  # the lr of the epoch's last step
         return stats
 
     @torch.no_grad()

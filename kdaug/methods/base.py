@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from kdaug.methods.hparams import HParam
+from kdaug.methods.catalog import ATTRIBUTES, MethodInfo
 
 
 @dataclass
@@ -19,16 +20,26 @@ class MethodOutput:
 
 
 class Method(nn.Module):
+    """Subclasses set ``info`` (their entry of kdaug.methods.catalog.METHODS): name, summary,
+    view family, views, model kind and teacher kind become class attributes."""
+
+    info: ClassVar[MethodInfo]
     name: ClassVar[str]
-    summary: ClassVar[str]                   # one line for `kdaug list methods`
-    view_family: ClassVar[str]               # family of the training views (kdaug.augment.plan)
+    summary: ClassVar[str]
+    view_family: ClassVar[str]
     default_views: ClassVar[int]
-    views_range: ClassVar[Tuple[int, Optional[int]]]  # allowed V: (min, max or None)
-    model_kind: ClassVar[str] = "plain"      # kind of the trained module (kdaug.models.build)
-    teacher_kind: ClassVar[Optional[str]] = None      # kind of teacher checkpoint it reads
+    views_range: ClassVar[Tuple[int, Optional[int]]]
+    model_kind: ClassVar[str] = "plain"
+    teacher_kind: ClassVar[Optional[str]] = None
     teacher_required: ClassVar[bool] = False
-    trains_teacher: ClassVar[bool] = False   # True: the trained model is a teacher (--teacher arch)
+    trains_teacher: ClassVar[bool] = False
     hparams: ClassVar[Dict[str, HParam]] = {}  # default and range; set from the CLI (--hp key=value)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "info" in cls.__dict__:
+            for attr in ATTRIBUTES:
+                setattr(cls, attr, getattr(cls.info, attr))
 
     def __init__(self, model: nn.Module, teacher: Optional[nn.Module], num_classes: int, **hparams):
         super().__init__()
@@ -90,8 +101,9 @@ def register(cls):
 
 
 def get_method(name: str) -> type:
-    from kdaug import methods  # noqa: F401  (imports every method module, which registers it)
+    from kdaug.methods import import_implementations
 
+    import_implementations()  # each module registers its methods
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -99,6 +111,7 @@ def get_method(name: str) -> type:
 
 
 def list_methods() -> Dict[str, type]:
-    from kdaug import methods  # noqa: F401
+    from kdaug.methods import import_implementations
 
+    import_implementations()
     return dict(sorted(_REGISTRY.items()))

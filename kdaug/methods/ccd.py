@@ -14,19 +14,14 @@ import torch
 import torch.nn.functional as F
 
 from kdaug.methods.base import Method, MethodOutput, register
+from kdaug.methods.catalog import METHODS
 from kdaug.methods.common import flatten_views, kl_rows, per_view, repeat_per_view
 from kdaug.methods.hparams import positive
 
 
 @register
 class CCD(Method):
-    name = "ccd"
-    summary = "cosine confidence distillation: KD+JDA, augmented KL weighted by 1+cos(teacher logits)"
-    view_family = "jda"
-    default_views = 2
-    views_range = (2, None)
-    teacher_kind = "plain"
-    teacher_required = True
+    info = METHODS["ccd"]
     hparams = {"T": positive(4.0)}
 
     def forward(self, views, labels):

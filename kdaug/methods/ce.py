@@ -4,16 +4,13 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from kdaug.methods.base import Method, MethodOutput, register
+from kdaug.methods.catalog import METHODS
 from kdaug.methods.common import flatten_views, per_view, repeat_per_view
 
 
 @register
 class CE(Method):
-    name = "ce"
-    summary = "cross-entropy alone on every view (teachers, student-alone baseline)"
-    view_family = "plain"
-    default_views = 1
-    views_range = (1, None)
+    info = METHODS["ce"]
 
     def forward(self, views, labels):
         num_views = views.shape[1]

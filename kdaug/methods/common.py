@@ -54,10 +54,8 @@ class BackboneFromTeacher(Method):
     """Base of methods that train a teacher-kind model (``model.backbone`` is a plain classifier
     with extra heads around it). When a trained plain teacher is given, its weights are copied
     into ``model.backbone``, which is then frozen and kept in eval mode (BN statistics included),
-    so only the extra heads train; the plain teacher itself is not kept."""
-
-    trains_teacher = True
-    teacher_kind = "plain"
+    so only the extra heads train; the plain teacher itself is not kept. (Its methods declare
+    trains_teacher and a "plain" teacher_kind in kdaug.methods.catalog.)"""
 
     def __init__(self, model: nn.Module, teacher: Optional[nn.Module], num_classes: int, **hparams):
         if teacher is not None:

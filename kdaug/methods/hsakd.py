@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from kdaug.errors import KdaugError
 from kdaug.methods.base import Method, MethodOutput, register
+from kdaug.methods.catalog import METHODS
 from kdaug.methods.common import BackboneFromTeacher, flatten_views, kl_rows, per_view
 from kdaug.methods.hparams import positive
 
@@ -32,18 +33,9 @@ def rotation_labels(labels: torch.Tensor, num_views: int = 4) -> torch.Tensor:
     return (labels[:, None] * num_views + k).flatten()
 
 
-class _RotationMethod(Method):
-    view_family = "rotation"
-    default_views = 4
-    views_range = (4, 4)
-    model_kind = "hsakd"
-
-
 @register
-class HSAKDTeacher(BackboneFromTeacher, _RotationMethod):
-    name = "hsakd-teacher"
-    summary = "trains an HSAKD teacher: main CE + CE of each auxiliary branch on 4y+k"
-    teacher_required = False  # with a plain teacher: frozen backbone; without: all jointly
+class HSAKDTeacher(BackboneFromTeacher):
+    info = METHODS["hsakd-teacher"]
 
     def __init__(self, model, teacher, num_classes, **hparams):
         super().__init__(model, teacher, num_classes, **hparams)
@@ -60,11 +52,8 @@ class HSAKDTeacher(BackboneFromTeacher, _RotationMethod):
 
 
 @register
-class HSAKD(_RotationMethod):
-    name = "hsakd"
-    summary = "HSAKD student: CE + KL of every auxiliary branch (4N-way) and of the main head, 4 rotations"
-    teacher_kind = "hsakd"
-    teacher_required = True
+class HSAKD(Method):
+    info = METHODS["hsakd"]
     hparams = {"T": positive(3.0)}
 
     def __init__(self, model, teacher, num_classes, **hparams):

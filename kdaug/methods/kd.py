@@ -8,19 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from kdaug.methods.base import Method, MethodOutput, register
+from kdaug.methods.catalog import METHODS
 from kdaug.methods.common import flatten_views, kl_rows, per_view, repeat_per_view
 from kdaug.methods.hparams import fraction, positive
 
 
 @register
 class KD(Method):
-    name = "kd"
-    summary = "Hinton KD on every view (KD+JDA with V >= 2, plain KD with V = 1)"
-    view_family = "jda"
-    default_views = 2
-    views_range = (1, None)
-    teacher_kind = "plain"
-    teacher_required = True
+    info = METHODS["kd"]
     hparams = {"T": positive(4.0), "alpha": fraction(0.5), "scale": positive(2.0)}
 
     @classmethod

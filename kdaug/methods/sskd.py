@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from kdaug.methods.base import Method, MethodOutput, register
+from kdaug.methods.catalog import METHODS
 from kdaug.methods.common import (BackboneFromTeacher, flatten_views, kl_rows, per_view,
                                   repeat_per_view, rotated_vs_upright_similarity)
 from kdaug.methods.hparams import fraction, non_negative, positive
@@ -49,18 +50,9 @@ def masked_mean(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return (values * keep).sum() / keep.sum().clamp(min=1)
 
 
-class _SSKDMethod(Method):
-    view_family = "rotation-crop"
-    default_views = 4
-    views_range = (4, 4)
-    model_kind = "sskd"
-
-
 @register
-class SSKDTeacher(BackboneFromTeacher, _SSKDMethod):
-    name = "sskd-teacher"
-    summary = "trains the SSKD projection head on a frozen plain teacher (rotation contrastive task)"
-    teacher_required = True
+class SSKDTeacher(BackboneFromTeacher):
+    info = METHODS["sskd-teacher"]
 
     def forward(self, views, labels):
         num_views = views.shape[1]
@@ -72,11 +64,8 @@ class SSKDTeacher(BackboneFromTeacher, _SSKDMethod):
 
 
 @register
-class SSKD(_SSKDMethod):
-    name = "sskd"
-    summary = "SSKD student: CE + KD on 0-degree views, KD on rotated views, similarity-matrix KD"
-    teacher_kind = "sskd"
-    teacher_required = True
+class SSKD(Method):
+    info = METHODS["sskd"]
     hparams = {"ce": non_negative(0.1), "kd": non_negative(0.9), "tf": non_negative(2.7),
                "ss": non_negative(10.0), "kd_T": positive(4.0), "tf_T": positive(4.0),
                "ss_T": positive(0.5), "ratio_tf": fraction(1.0), "ratio_ss": fraction(0.75)}

@@ -1,10 +1,18 @@
-"""Models: the CIFAR zoo of RepDistiller, torchvision ImageNet models, HSAKD auxiliary
-branches and the SSKD projection head, all behind one staged interface and a registry."""
-from .hsakd_aux import AuxModel, aux_param_count
-from .registry import KINDS, build, create, has_model, list_models
-from .sskd import SSKDModel
-from .staged import Staged
-from .weights import load_state
+"""Models: the CIFAR zoo of RepDistiller, torchvision ImageNet models, timm models (optional),
+HSAKD auxiliary branches and the SSKD projection head, all behind one staged interface and a
+registry. Names are imported on first use, so that the torch-free catalog
+(kdaug.models.catalog) answers `kdaug list models` without importing torch."""
+import importlib
 
-__all__ = ["AuxModel", "KINDS", "SSKDModel", "Staged", "aux_param_count", "build", "create",
-           "has_model", "list_models", "load_state"]
+_EXPORTS = {"AuxModel": "hsakd_aux", "aux_param_count": "hsakd_aux", "KINDS": "registry",
+            "build": "registry", "create": "registry", "has_model": "registry",
+            "list_models": "registry",
+            "SSKDModel": "sskd", "Staged": "staged", "load_state": "weights"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"kdaug.models.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'kdaug.models' has no attribute {name!r}")

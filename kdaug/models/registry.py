@@ -8,14 +8,11 @@ from typing import Callable, Dict
 import torch
 from torch import nn
 
-from . import cifar_resnet, cifar_resnet50, imagenet, mobilenetv2, shufflenet, vgg, wrn
+from . import cifar_resnet, cifar_resnet50, imagenet, mobilenetv2, shufflenet, timm_models, vgg, wrn
+from .catalog import FAMILIES as _FAMILIES
 from .hsakd_aux import AuxModel
 from .sskd import SSKDModel
 
-_FAMILIES = {  # family -> (input size, reference num_classes for the listed parameter count)
-    "cifar": (32, 100),
-    "imagenet": (224, 1000),
-}
 _ARCHS: Dict[str, tuple] = {}
 for _family, _modules in (("cifar", (cifar_resnet, wrn, vgg, cifar_resnet50, mobilenetv2, shufflenet)),
                           ("imagenet", (imagenet,))):
@@ -38,13 +35,17 @@ def _lookup(table: dict, key: str, what: str):
 
 
 def has_model(arch) -> bool:
-    return arch in _ARCHS
+    return arch in _ARCHS or (isinstance(arch, str) and timm_models.is_timm(arch))
 
 
 def create(arch: str, num_classes: int) -> nn.Module:
-    """A freshly initialised backbone (forward(x) -> logits; the staged interface)."""
-    family, factory = _lookup(_ARCHS, arch, "model")
-    model = factory(num_classes)
+    """A freshly initialised backbone (forward(x) -> logits; the staged interface). Names
+    starting with timm: are timm models (kdaug.models.timm_models)."""
+    if timm_models.is_timm(arch):
+        model = timm_models.create(arch, num_classes)
+    else:
+        family, factory = _lookup(_ARCHS, arch, "model")
+        model = factory(num_classes)
     model.arch = arch  # named in load_state's messages
     return model
 
