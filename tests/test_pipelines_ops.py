@@ -67,7 +67,7 @@ GPU_TOLERANCE = (1, 0.01)
 KEY = "step/1/0"
 
 
-def step_inputs(step: OpStep, sign: int, images, dynamic: bool):
+def step_inputs(step: OpStep, sign: int, images, dynamic: bool, gpu: bool = False):
     """The per-sample inputs the graph gets for this step fired with ``sign`` on every image,
     made by the feeder's own code (kdaug.pipelines.inputs) from such draws."""
     plan = ViewPlan("jda", 2, "none", images[0].shape[0], False, (0.5,) * 3, (0.5,) * 3,
@@ -77,7 +77,8 @@ def step_inputs(step: OpStep, sign: int, images, dynamic: bool):
                   np.full((count, 2, 1), sign, np.int8), np.zeros((count, 2, 4), np.int64),
                   np.zeros((count, 2), bool))
     hw = np.array([img.shape[:2] for img in images])
-    specs = [s for s in input_specs(plan, dynamic) if s.name.startswith(KEY) or s.name == "hw"]
+    specs = [s for s in input_specs(plan, dynamic, gpu)
+             if s.name.startswith(KEY) or s.name == "hw"]
     return specs, dict(zip([s.name for s in specs], input_arrays(specs, plan, draws, hw)))
 
 
@@ -111,11 +112,13 @@ def run_graph(graph, images, inputs=None, gpu=False, on_device=()):
     return [np.array(out[i]) for i in range(len(images))]
 
 
-def run_op(op, level, sign, images, gpu=False, exact_equalize=True):
-    """One step with one sign: constants when the images share a size, inputs otherwise."""
+def run_op(op, level, sign, images, gpu=False, exact_equalize=True, gpu_inputs=None):
+    """One step with one sign: constants when the images share a size, inputs otherwise;
+    ``gpu_inputs``: the GPU graph's inputs (parameter-gated cheap ops) [default: ``gpu``]."""
     step = OpStep(op, level)
     same = len({img.shape for img in images}) == 1
-    specs, inputs = step_inputs(step, sign, images, dynamic=not same)
+    specs, inputs = step_inputs(step, sign, images, dynamic=not same,
+                                gpu=gpu if gpu_inputs is None else gpu_inputs)
     size = images[0].shape[:2] if same else None
     max_side = max(max(img.shape[:2]) for img in images)
 
@@ -148,6 +151,16 @@ def test_op_matches_pil_on_cpu(op, level, images):
         worst, fraction = compare(op, level, sign, run_op(op, level, sign, images), images)
         max_diff, max_fraction = CPU_TOLERANCE.get(op, EXACT)
         assert worst <= max_diff and fraction <= max_fraction, (op, level, sign, worst, fraction)
+
+
+@pytest.mark.parametrize("images", [SAME, MIXED], ids=["one-size", "mixed-sizes"])
+@pytest.mark.parametrize("op,level", [(op, level) for op, level in ACTIVE
+                                      if op in ops.PARAM_GATED])
+def test_parameter_gated_ops_match_pil(op, level, images):
+    # the GPU graph's form of the cheap ops (a per-sample operand, no conditional), on the CPU
+    for sign in ((1, -1) if OpStep(op, level).signed else (1,)):
+        outputs = run_op(op, level, sign, images, gpu_inputs=True)
+        assert compare(op, level, sign, outputs, images) == (0, 0.0), (op, level, sign)
 
 
 def test_both_exact_equalize_implementations():

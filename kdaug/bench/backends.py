@@ -17,13 +17,17 @@ from kdaug.engine.loaders import BackendChoice, dali_available, dali_gpu_count, 
 from kdaug.viewbatch import ViewBatch
 
 LABELS = {"reference": "reference", "dali-cpu": "DALI CPU", "dali-gpu": "DALI GPU",
-          "synthetic": "synthetic"}
+          "synthetic": "synthetic", "dali-autoaugment": "DALI AutoAugment (peer)"}
 DESCRIPTIONS = {
     "reference": "the PIL reference pipeline (kdaug.augment.reference) through a torch "
                  "DataLoader with {workers} worker processes",
     "dali-cpu": "DALI pipelines on the CPU, {workers} threads",
     "dali-gpu": "DALI pipelines on the GPU (mixed JPEG decode), {workers} CPU threads",
     "synthetic": "pre-made view tensors already on the training device: the ceiling",
+    "dali-autoaugment": "what a DALI user would write instead: DALI's file reader and decoder "
+                        "(mixed on a GPU), nvidia.dali.auto_aug AutoAugment (ImageNet policy) "
+                        "on views 1.., RandomResizedCrop, flip, normalise; DALI's own "
+                        "randomness; loader only",
 }
 _CHOICES = {"reference": BackendChoice("reference", "cpu"),
             "dali-cpu": BackendChoice("dali", "cpu"),
@@ -117,6 +121,10 @@ def open_loader(backend: Backend, split: Split, plan: ViewPlan, batch_size: int,
         raise RuntimeError(f"backend {backend.name} is unavailable: {backend.reason}")
     if backend.name == "synthetic":
         return SyntheticLoader(plan, batch_size, device, num_classes, seed=seed)
+    if backend.name == "dali-autoaugment":
+        from kdaug.bench.peers import AutoAugmentLoader
+
+        return AutoAugmentLoader(split, plan, batch_size, device, threads=workers, seed=seed)
     return make_loader(_CHOICES[backend.name], split, plan, batch_size, train=True, seed=seed,
                        train_device=device, workers=workers)
 

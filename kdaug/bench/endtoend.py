@@ -85,6 +85,9 @@ def measure_pair(pair_key: str, backend: Backend, split: Split, *, settings: Ben
     if not backend.available:
         row["unavailable"] = backend.reason
         return row
+    if backend.name == "dali-autoaugment":
+        row["unavailable"] = "the AutoAugment peer is measured loader only"
+        return row
     plan = plan_for(pair.source, views, settings)
     num_classes = max(pair.num_classes, int(split.labels.max()) + 1)
     total = warmup + steps * settings.windows

@@ -22,6 +22,7 @@ import numpy as np
 from kdaug.data.folders import list_classes, load_folders, scan_split
 from kdaug.data.source import Split
 from kdaug.errors import KdaugError
+from kdaug.paths import cache_home
 
 WIDTH, HEIGHT = 500, 375
 QUALITY = 90
@@ -82,7 +83,22 @@ def _manifest(count: int, classes: int, seed: int) -> dict:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("KDAUG_CACHE") or Path.home() / ".cache" / "kdaug")
+    return cache_home()
+
+
+def _target(count: int, classes: int, seed: int, root: Optional[Path]) -> Path:
+    root = Path(root or cache_root() / "bench-jpegs")
+    return root / f"n{count}-c{classes}-s{seed}-v{FORMAT_VERSION}"
+
+
+def cached_folder(count: int, classes: int = 10, seed: int = 0,
+                  root: Optional[Path] = None) -> Optional[Path]:
+    """The complete folder generated earlier with these parameters, or None."""
+    target = _target(count, classes, seed, root)
+    done = target / MANIFEST
+    if done.exists() and json.loads(done.read_text()) == _manifest(count, classes, seed):
+        return target
+    return None
 
 
 def generate_folder(count: int, classes: int = 10, seed: int = 0, root: Optional[Path] = None,
@@ -91,12 +107,11 @@ def generate_folder(count: int, classes: int = 10, seed: int = 0, root: Optional
     a complete one with the same parameters exists."""
     if count < classes:
         raise KdaugError(f"{count} generated JPEGs cannot fill {classes} classes")
-    root = Path(root or cache_root() / "bench-jpegs")
-    target = root / f"n{count}-c{classes}-s{seed}-v{FORMAT_VERSION}"
+    cached = cached_folder(count, classes, seed, root)
+    if cached is not None:
+        return cached
+    target = _target(count, classes, seed, root)
     manifest = _manifest(count, classes, seed)
-    done = target / MANIFEST
-    if done.exists() and json.loads(done.read_text()) == manifest:
-        return target
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     jobs = []

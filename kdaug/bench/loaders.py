@@ -11,6 +11,7 @@ import torch
 from kdaug.augment.plan import ViewPlan, train_plan
 from kdaug.bench.backends import Backend, Endless, batches_in_flight, open_loader, release
 from kdaug.bench.context import GpuMemory
+from kdaug.bench.peers import peer_unavailable
 from kdaug.bench.settings import BenchSettings
 from kdaug.bench.timing import measure_stream, synchronizer
 from kdaug.data.source import Split
@@ -64,6 +65,9 @@ def measure_loader(backend: Backend, source: str, split: Split, num_views: int, 
            "family": plan.family, "batch_size": batch}
     if not backend.available:
         row["unavailable"] = backend.reason
+        return row
+    if backend.name == "dali-autoaugment" and peer_unavailable(source, num_views):
+        row["unavailable"] = peer_unavailable(source, num_views)
         return row
 
     def deliver(b):  # what the trainer does first with every batch

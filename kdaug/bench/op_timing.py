@@ -1,10 +1,11 @@
 """Where the JDA chain spends its time: each step of a policy timed alone in the real graph.
 
 For every step, the view-plan graph of a one-step policy (V=2: the original view and one
-augmented view) runs with that step firing on every sample (signed steps: half +, half -),
-and again with it firing on none; the difference, per image, is the step's cost. The graph,
-the inputs and the loader are the production ones (kdaug.pipelines.loader.DaliLoader), so the
-table shows what a training run pays per firing step, on the CPU or the GPU.
+augmented view) runs with that step firing on every sample (signed steps: half +, half -);
+the difference from the same graph with an empty chain, per image, is the step's cost: its
+operators, its conditional or parameter, its inputs. The graph, the inputs and the loader are
+the production ones (kdaug.pipelines.loader.DaliLoader), so the table shows what a training
+run pays per firing step, on the CPU or the GPU.
 """
 from __future__ import annotations
 
@@ -39,30 +40,22 @@ def time_steps(split: Split, plan: ViewPlan, *, device: str, batch_size: int,
     from kdaug.pipelines.loader import DaliLoader
 
     sync = torch.cuda.synchronize if device == "gpu" else (lambda: None)
+
+    def rate(policy: Policy) -> float:
+        one = replace(plan, num_views=2, policy=policy)
+        return _rate(DaliLoader(split, one, batch_size, train=True, device=device,
+                                num_threads=num_threads), seconds, sync)
+
+    empty = rate(Policy("none", 1.0, ()))
     rows, seen = [], set()
-    for step in plan.policy.steps:
+    for step in plan.policy.steps:   # each distinct step once
         if is_identity(step) or (step.op, step.level) in seen:
             continue
         seen.add((step.op, step.level))
-        rates = {}
-        for p in (0.0, 1.0):
-            one = replace(plan, num_views=2, policy=Policy(f"{step.op}", p, (step,)))
-            loader = DaliLoader(split, one, batch_size, train=True, device=device,
-                                num_threads=num_threads)
-            rates[p] = _rate(loader, seconds, sync)
-        cost = 1e6 / rates[1.0] - 1e6 / rates[0.0]
-        rows.append({"op": step.describe(), "us_per_image": cost,
-                     "images_per_s_fired": rates[1.0], "images_per_s_idle": rates[0.0]})
-    return rows
-
-
-def format_rows(rows: List[dict], label: str) -> str:
-    lines = [f"per-step cost of the JDA chain ({label}): microseconds per image when the step "
-             f"fires", f"{'step':24s} {'us/image':>9s} {'img/s fired':>12s} {'img/s idle':>11s}"]
-    for r in sorted(rows, key=lambda r: -r["us_per_image"]):
-        lines.append(f"{r['op']:24s} {r['us_per_image']:9.1f} {r['images_per_s_fired']:12,.0f} "
-                     f"{r['images_per_s_idle']:11,.0f}")
-    return "\n".join(lines)
+        fired = rate(Policy(step.op, 1.0, (step,)))
+        rows.append({"op": step.describe(), "us_per_image": 1e6 / fired - 1e6 / empty,
+                     "images_per_s_fired": fired, "images_per_s_empty_chain": empty})
+    return sorted(rows, key=lambda r: -r["us_per_image"])
 
 
 def synthetic_arrays(count: int, size: int = 32, seed: int = 0) -> Split:

@@ -52,7 +52,7 @@ def loader_table(result: Dict) -> Table:
               "dtype", "startup s", "note"]
     rows = []
     for r in result["loader"]:
-        if "unavailable" in r:
+        if "unavailable" in r or r["backend"] == "synthetic":   # the ceiling: shown apart
             continue
         cells = [r["source"], str(r["views"]), LABELS[r["backend"]]]
         if "failed" in r:
@@ -86,22 +86,40 @@ def e2e_table(result: Dict) -> Table:
     return f"End to end: KD training steps on {device}", header, rows
 
 
+def _figure_value(f: dict) -> str:
+    if f["quantity"] == "ratio_to_reference":
+        return f"{f['value']:.2f}x"
+    if f["quantity"] == "stall_share":
+        return f"{100 * f['value']:.1f}%"
+    return f"{_num(f['value'])} {f['quantity'].replace('_per_s', '/s')}"
+
+
+def _figure_target(f: dict) -> str:
+    if not f.get("target"):
+        return ""
+    op, goal = f["target"]
+    shown = (f"{goal:g}x" if f["quantity"] == "ratio_to_reference" else
+             f"{100 * goal:g}%" if f["quantity"] == "stall_share" else f"{goal:,.0f}")
+    return f"{op} {shown}"
+
+
 def figures_table(result: Dict) -> Table:
-    header = ["figure", "backend", "value", "reference", "ratio", "target"]
+    header = ["figure", "backend", "value", "target", "met"]
     rows = []
     for f in result["figures"]:
-        unit = f["quantity"].replace("_per_s", "/s")
-        target = "" if f["target_ratio"] is None else f">= {f['target_ratio']}x"
-        if "unavailable" in f:
-            rows.append([f["what"], LABELS[f["backend"]], f"unavailable: {f['unavailable']}",
-                         "-", "-", target])
-            continue
-        if "met" in f:
-            target += " met" if f["met"] else " NOT met"
-        ratio = f"{f['ratio']:.2f}x" if "ratio" in f else "-"
-        rows.append([f["what"], LABELS[f["backend"]], f"{_num(f['value'])} {unit}",
-                     _num(f.get("reference")), ratio, target])
-    return "Figures asked for by the JDA-on-GPU issue (same run)", header, rows
+        value = f"unavailable: {f['unavailable']}" if "unavailable" in f else _figure_value(f)
+        met = "" if "met" not in f else ("yes" if f["met"] else "NO")
+        rows.append([f["what"], LABELS[f["backend"]], value, _figure_target(f), met])
+    return "Targets (same run)", header, rows
+
+
+def ceiling_table(result: Dict) -> Table:
+    """The synthetic source apart: a ceiling (pre-made views already on the device), not a
+    competitor."""
+    rows = [[r["source"], str(r["views"]), _num(r["views_per_s"]["median"])]
+            for r in result["loader"] if r["backend"] == "synthetic" and "views_per_s" in r]
+    return ("Ceiling: pre-made views already on the device (what the loop can take)",
+            ["source", "V", "views/s"], rows)
 
 
 def context_lines(result: Dict) -> List[str]:
@@ -145,8 +163,22 @@ def _batches(result: Dict) -> Dict[str, int]:
     return out
 
 
+def op_table(result: Dict) -> Table:
+    """Per-step cost of the JDA chain: each step timed alone in the real graph, firing on every
+    image (kdaug.bench.op_timing), for each DALI backend and source."""
+    rows = []
+    for r in result.get("op_timing", []):
+        if "failed" in r:
+            rows.append([r["source"], LABELS[r["backend"]], "all", "-", "-", f"FAILED: {r['failed']}"])
+            continue
+        rows.append([r["source"], LABELS[r["backend"]], r["op"], f"{r['us_per_image']:.1f}",
+                     _num(r["images_per_s_fired"]), ""])
+    return ("Per-step cost of the JDA chain: microseconds per image when the step fires",
+            ["source", "backend", "step", "us/image", "images/s fired", "note"], rows)
+
+
 def tables(result: Dict) -> List[Table]:
-    out = [loader_table(result), e2e_table(result)]
+    out = [loader_table(result), ceiling_table(result), e2e_table(result), op_table(result)]
     if result["loader"]:
         out.append(figures_table(result))
     return out
@@ -161,7 +193,8 @@ def print_report(result: Dict, console) -> None:
         table = RichTable(title=title, title_justify="left")
         for col in header:
             numeric = col in ("V", "batch", "views/s", "images/s", "spread", "vs reference",
-                              "startup s", "data stall", "value", "reference", "ratio")
+                              "startup s", "data stall", "value", "us/image",
+                              "images/s fired")
             table.add_column(col, justify="right" if numeric else "left",
                              overflow="fold")
         for row in rows:
@@ -186,7 +219,8 @@ def markdown(result: Dict) -> str:
         parts.append(f"**{title}**\n")
         parts.append("| " + " | ".join(header) + " |")
         parts.append("|" + "|".join("---:" if h not in ("source", "backend", "pair", "note",
-                                                          "figure", "target") else "---"
+                                                          "figure", "target", "met",
+                                                          "value", "step") else "---"
                                     for h in header) + "|")
         parts.extend("| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in rows)
         parts.append("")

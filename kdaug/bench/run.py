@@ -14,7 +14,7 @@ from kdaug.bench import backends as bk
 from kdaug.bench.analysis import annotate
 from kdaug.bench.context import GpuMemory, load_average, machine, usable_cores
 from kdaug.bench.endtoend import measure_pair
-from kdaug.bench.jpegs import HEIGHT, WIDTH, folder_split, generate_folder
+from kdaug.bench.jpegs import HEIGHT, WIDTH, cached_folder, folder_split, generate_folder
 from kdaug.bench.loaders import measure_loader
 from kdaug.bench.settings import PAIRS, BenchSettings
 from kdaug.data.source import Split
@@ -45,11 +45,14 @@ def jpeg_source(settings: BenchSettings, jpeg_dir: Optional[str], cache: Optiona
     generated = jpeg_dir is None
     if generated:
         started = time.perf_counter()
-        say(f"JPEG folder: {settings.jpeg_images} generated {WIDTH}x{HEIGHT} images "
-            f"(made once, then cached)")
+        cached = cached_folder(settings.jpeg_images, settings.jpeg_classes, settings.seed, cache)
+        if cached is None:
+            say(f"JPEG folder: generating {settings.jpeg_images} {WIDTH}x{HEIGHT} images "
+                f"(kept for later runs)")
         jpeg_dir = generate_folder(settings.jpeg_images, settings.jpeg_classes, settings.seed,
                                    cache, processes=usable_cores())
-        say(f"JPEG folder ready: {jpeg_dir} ({time.perf_counter() - started:.1f}s)")
+        say(f"JPEG folder: reusing {jpeg_dir}" if cached is not None else
+            f"JPEG folder ready: {jpeg_dir} ({time.perf_counter() - started:.1f}s)")
     split = folder_split(jpeg_dir)
     size = sum(os.path.getsize(f) for f in split.files)
     info = {"kind": "generated class folder" if generated else "class folder",
@@ -100,7 +103,7 @@ def run_bench(settings: BenchSettings, *, device: str = "auto", dataset: Optiona
     if "jpeg" in needed:
         splits["jpeg"], sources["jpeg"] = jpeg_source(settings, jpeg_dir, jpeg_cache, say)
 
-    loader_rows, e2e_rows = [], []
+    loader_rows, e2e_rows, op_rows = [], [], []
 
     def snapshot(complete: bool) -> Dict:
         result = {
@@ -112,6 +115,7 @@ def run_bench(settings: BenchSettings, *, device: str = "auto", dataset: Optiona
             "context": {**machine(dev, threads, memory), "load_average_start": load_start},
             "randomness": RANDOMNESS,
             "loader": [dict(r) for r in loader_rows], "end_to_end": [dict(r) for r in e2e_rows],
+            "op_timing": [dict(r) for r in op_rows],
         }
         return annotate(result)
 
@@ -132,6 +136,12 @@ def run_bench(settings: BenchSettings, *, device: str = "auto", dataset: Optiona
                     record(loader_rows, measure_loader(
                         backend, source, split, num_views, settings=settings, device=dev,
                         workers=workers, memory=memory, num_classes=int(split.labels.max()) + 1))
+        if settings.op_table:
+            for backend in backends:
+                if backend.name in ("dali-cpu", "dali-gpu") and backend.available:
+                    for source in settings.sources:
+                        op_rows.extend(step_costs(backend, source, splits[source], settings,
+                                                  workers, say))
         # End to end: training gets the threads it would have in `kdaug train`.
         torch.set_num_threads(train_threads)
         for pair in settings.pairs:
@@ -144,5 +154,28 @@ def run_bench(settings: BenchSettings, *, device: str = "auto", dataset: Optiona
     return snapshot(complete=True)
 
 
+def step_costs(backend, source: str, split: Split, settings: BenchSettings, workers: int,
+               say: Callable[[str], None]) -> list:
+    """Rows of the per-step table for one DALI backend and source (kdaug.bench.op_timing)."""
+    from kdaug.bench.loaders import plan_for
+    from kdaug.bench.op_timing import time_steps
+
+    batch = settings.batch_arrays if source == "arrays" else settings.batch_jpeg
+    subset = split.subset(range(min(len(split), max(4 * batch, 64))))
+    try:
+        rows = time_steps(subset, plan_for(source, 2, settings), device=backend.name[5:],
+                          batch_size=batch, num_threads=workers, seconds=settings.op_seconds)
+    except Exception as exc:   # a table that cannot be made is a failed row, never silence
+        from kdaug.bench.loaders import failure
+
+        return [{"backend": backend.name, "source": source, "op": "all", **failure(exc)}]
+    for row in rows:
+        row.update(backend=backend.name, source=source, batch_size=batch)
+    say(f"{source} per-step costs  {bk.LABELS[backend.name]}: "
+        + ", ".join(f"{r['op']} {r['us_per_image']:.0f}us" for r in rows[:4]) + ", ...")
+    return rows
+
+
 def failures(result: Dict) -> list:
-    return [r for r in result["loader"] + result["end_to_end"] if "failed" in r]
+    return [r for r in result["loader"] + result["end_to_end"] + result.get("op_timing", [])
+            if "failed" in r]

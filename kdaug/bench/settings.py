@@ -12,7 +12,7 @@ from typing import Dict, Optional, Tuple
 
 from kdaug.errors import KdaugError
 
-BACKENDS = ("reference", "dali-cpu", "dali-gpu", "synthetic")
+BACKENDS = ("reference", "dali-cpu", "dali-gpu", "synthetic", "dali-autoaugment")
 SOURCES = ("arrays", "jpeg")
 MIN_WINDOWS = 5
 
@@ -83,6 +83,9 @@ class BenchSettings:
     seed: int = 0
     policy_arrays: str = "cifar100"
     policy_jpeg: str = "imagenet"
+    # per-step cost of the JDA chain (kdaug.bench.op_timing), for each DALI backend
+    op_table: bool = False
+    op_seconds: float = 1.0
 
     def __post_init__(self):
         bad = [b for b in self.backends if b not in BACKENDS]
@@ -117,6 +120,12 @@ PRESETS: Dict[str, BenchSettings] = {
                            jpeg_epoch=8192,
                            batch_arrays=128, batch_jpeg=16, window_s=0.3, min_window_batches=1,
                            warmup_s=0.5, warmup_batches=4, pairs=("cifar",), e2e_warmup_steps=1),
+    # The GPU check's first command: the target figures (views 1 and 2, both sources, a large
+    # packed batch for 32x32 arrays, ImageNet's batch for JPEGs, the ImageNet pair end to end)
+    # and the per-step table, in about two minutes on a GPU machine.
+    "targets": BenchSettings(preset="targets", views=(1, 2), batch_arrays=1024, batch_jpeg=256,
+                             window_s=0.5, warmup_s=1.0, pairs=("imagenet",), op_table=True,
+                             op_seconds=0.5),
     # The test suite: structure only.
     "tiny": BenchSettings(preset="tiny", views=(1, 2), arrays_images=256, jpeg_images=24,
                           jpeg_epoch=0,

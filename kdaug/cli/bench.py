@@ -32,10 +32,12 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--quick", is_flag=True,
               help="Views 1 and 2, small sources, short windows, the 32x32 pair only: under "
                    "2 minutes on 2 CPU cores. Same as --preset quick.")
-@click.option("--preset", type=click.Choice(["full", "quick", "tiny"]), default=None,
-              help="full: the README's numbers [default]; quick; tiny: a smoke run (tests).")
+@click.option("--preset", type=click.Choice(["full", "quick", "targets", "tiny"]), default=None,
+              help="full: the README's numbers [default]; quick; targets: the target figures "
+                   "and the per-step table (for a GPU machine); tiny: a smoke run (tests).")
 @click.option("--backends", default=None,
-              help="Comma-separated, from reference, dali-cpu, dali-gpu, synthetic [default: all; "
+              help="Comma-separated, from reference, dali-cpu, dali-gpu, synthetic, "
+                   "dali-autoaugment (DALI's own AutoAugment: the nearest peer) [default: all; "
                    "unavailable ones are listed with the reason].")
 @click.option("--views", default=None, help="View counts V, e.g. 1,2,4,8 [default: the preset's].")
 @click.option("--sources", default=None,
@@ -66,6 +68,13 @@ def _command_line(ctx: click.Context) -> str:
               help="Timed windows per measurement (at least 5) [default: 5].")
 @click.option("--window-s", type=click.FloatRange(min=0), default=None,
               help="Minimum seconds per loader-only window [default: 0.75; quick: 0.3].")
+@click.option("--batch-arrays", type=click.IntRange(min=1), default=None,
+              help="Images per loader-only batch of the arrays source [default: 256].")
+@click.option("--batch-jpeg", type=click.IntRange(min=1), default=None,
+              help="Images per loader-only batch of the JPEG source [default: 64].")
+@click.option("--op-table/--no-op-table", default=None,
+              help="Also time each JDA step alone in the DALI graphs (microseconds per image "
+                   "when it fires) [default: on with --preset targets].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write every measurement (windows included) and the context as JSON here.")
@@ -75,13 +84,13 @@ def _command_line(ctx: click.Context) -> str:
               help="Write the tables and context as Markdown (benchmarks/RESULTS.md entries).")
 @click.pass_context
 def bench(ctx, quick, preset, backends, views, sources, end_to_end, pairs, dataset, data_dir,
-          jpeg_dir, jpeg_cache, device, workers, windows, window_s, seed, json_path, plot_path,
-          markdown_path):
+          jpeg_dir, jpeg_cache, device, workers, windows, window_s, batch_arrays, batch_jpeg,
+          op_table, seed, json_path, plot_path, markdown_path):
     """Measure every augmentation backend in one process and one run.
 
     \b
     For each backend (reference CPU pipeline through a DataLoader, DALI on CPU, DALI on GPU,
-    and a synthetic source: the ceiling):
+    DALI's own AutoAugment as the nearest peer, and a synthetic source: the ceiling):
       loader only   views/s and images/s for each V, on CIFAR-style arrays and on JPEGs
       end to end    KD training steps fed by the backend, and the data-stall share
       context       cores, threads, GPU, GPU memory peak, library versions
@@ -92,6 +101,7 @@ def bench(ctx, quick, preset, backends, views, sources, end_to_end, pairs, datas
       kdaug bench --quick
       kdaug bench --json bench.json --plot bench.png
       kdaug bench --dataset cifar100 --data-dir ~/data --jpeg-dir /data/imagenet
+      kdaug bench --preset targets --json targets.json     # on a GPU machine
     """
     from kdaug.bench import failures, run_bench
     from kdaug.bench import report
@@ -112,7 +122,8 @@ def bench(ctx, quick, preset, backends, views, sources, end_to_end, pairs, datas
         views=parse_csv(views, int, "--views"),
         sources=parse_csv(sources, flag="--sources"),
         pairs=parse_csv(pairs, flag="--pairs") if end_to_end else (),
-        windows=windows, window_s=window_s, workers=workers, seed=seed)
+        windows=windows, window_s=window_s, workers=workers, seed=seed,
+        batch_arrays=batch_arrays, batch_jpeg=batch_jpeg, op_table=op_table)
 
     def write_json(result):
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)

@@ -4,11 +4,12 @@ enable_conditionals=True).
 Steps run in order. For each step and each sign it can take, a DALI ``if`` on a per-sample
 predicate (an input: kdaug.augment.draws decided beforehand which samples fire which step with
 which sign) splits the batch, the op runs with that sign as a constant on the samples that
-fired, and the results merge back before the next step. Ops that cost one cheap operator
-(ops.PARAM_GATED: translate, invert, posterize) skip the conditional: they run on every sample
-with a per-sample parameter that is the identity where the step did not fire (a conditional
-costs more than the op). Steps that leave every image unchanged (posterize 8 bits, shear 0,
-...) are left out.
+fired, and the results merge back before the next step. On the GPU, ops that cost one cheap
+operator (ops.PARAM_GATED: translate, invert, posterize) skip the conditional: they run on every
+sample with a per-sample parameter that is the identity where the step did not fire (two GPU
+operators of a conditional cost more than the op; on the CPU, where broadcasting arithmetic is
+slow, the conditional is cheaper). Steps that leave every image unchanged (posterize 8 bits,
+shear 0, ...) are left out.
 """
 from __future__ import annotations
 
@@ -25,10 +26,14 @@ def active_steps(policy: Policy) -> Iterator[Tuple[int, OpStep]]:
     return ((index, step) for index, step in enumerate(policy.steps) if not is_identity(step))
 
 
-def branches(policy: Policy) -> Iterator[Tuple[int, OpStep, int]]:
+def gated_by_parameter(step: OpStep, gpu: bool) -> bool:
+    return gpu and step.op in PARAM_GATED
+
+
+def branches(policy: Policy, gpu: bool) -> Iterator[Tuple[int, OpStep, int]]:
     """(step index, step, sign) of every conditional the chain has, in graph order."""
     for index, step in active_steps(policy):
-        if step.op not in PARAM_GATED:
+        if not gated_by_parameter(step, gpu):
             for sign in ((1, -1) if step.signed else (1,)):
                 yield index, step, sign
 
@@ -47,7 +52,7 @@ def jda_chain(img: DataNode, policy: Policy, view: int, site: Site) -> DataNode:
     """Run ``policy`` on HWC uint8 images, as view ``view``'s draws say."""
     for index, step in active_steps(policy):
         key = step_key(view, index)
-        if step.op in PARAM_GATED:
+        if gated_by_parameter(step, site.gpu):
             img = apply_op(img, step, 1, site, key)
             continue
         for sign in ((1, -1) if step.signed else (1,)):

@@ -208,7 +208,7 @@ def check_graph(plan: ViewPlan, source: str = "arrays", *, train: bool = True, s
     if exact_equalize is None:
         exact_equalize = source == "arrays"
     specs = packed_input_specs(plan) if kind == "packed" else \
-        input_specs(plan, dynamic=kind == "files")
+        input_specs(plan, dynamic=kind == "files", gpu=True)
     label = (f"{kind} {plan.family} V={plan.num_views}"
              f"{' ' + plan.policy.name if plan.policy else ''}")
     report = GraphCheck(label, _traced(_gpu_pipeline(plan, kind, specs, exact_equalize,

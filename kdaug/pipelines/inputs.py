@@ -14,7 +14,7 @@ import numpy as np
 from kdaug.augment.draws import Draws, quarter_turns
 from kdaug.augment.plan import ViewPlan
 from kdaug.pipelines import geometry
-from kdaug.pipelines.chain import active_steps, branches, fire_name, step_key
+from kdaug.pipelines.chain import active_steps, fire_name, gated_by_parameter, step_key
 from kdaug.pipelines.ops import DYNAMIC_INPUTS, NEEDS_HW, PARAM_GATED
 
 
@@ -45,9 +45,10 @@ def flip_group(plan: ViewPlan, view: int) -> int:
     return 0 if plan.family.startswith("rotation") else view
 
 
-def input_specs(plan: ViewPlan, dynamic: bool) -> List[InputSpec]:
-    """Inputs of the graph of ``plan``, in order. ``dynamic``: image sizes vary (files), so
-    size-dependent geometry comes in as inputs instead of constants."""
+def input_specs(plan: ViewPlan, dynamic: bool, gpu: bool) -> List[InputSpec]:
+    """Inputs of the per-image graph of ``plan``, in order. ``dynamic``: image sizes vary
+    (files), so size-dependent geometry comes in as inputs instead of constants; ``gpu``: the
+    GPU graph, where cheap ops are gated by parameters instead of conditionals."""
     specs: List[InputSpec] = []
     add = lambda *a, **k: specs.append(InputSpec(*a, **k))  # noqa: E731
     needs_hw = False
@@ -57,7 +58,7 @@ def input_specs(plan: ViewPlan, dynamic: bool) -> List[InputSpec]:
         if plan.augmented(v):
             for index, step in active_steps(plan.policy):
                 key = step_key(v, index)
-                if step.op in PARAM_GATED:
+                if gated_by_parameter(step, gpu):
                     kind = PARAM_GATED[step.op]
                     add(f"{key}/{kind}", kind, v, index, data=kind != "start")
                     continue

@@ -146,7 +146,7 @@ class DaliLoader(EpochLoader):
         self.hw_decoder_load = hw_decoder_load
         self._sizes = None if arrays else split_sizes(split)
         self._specs = packed_input_specs(plan) if self.frames else \
-            input_specs(plan, dynamic=not arrays)
+            input_specs(plan, dynamic=not arrays, gpu=self.kind == "gpu")
         self._labels = torch.as_tensor(split.labels, dtype=torch.int64).to(self.device)
         self._paths = None if arrays else [np.frombuffer(os.fsencode(p), dtype=np.uint8)
                                            for p in split.files]

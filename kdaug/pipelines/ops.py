@@ -77,6 +77,9 @@ class Site:
     def input(self, name: str) -> DataNode:
         return self.inputs[name]
 
+    def has(self, name: str) -> bool:
+        return name in self.inputs
+
     def hw(self):
         """(H, W) per sample: a constant list, or the int32 input ``hw``."""
         return list(self.size) if self.size else self.inputs["hw"]
@@ -132,13 +135,17 @@ def _blend_lookup(degenerate, img, step: OpStep, sign: int):
 # ------------------------------------------------------------------------------ colour ops
 
 def invert(img, step, sign, site, key):
-    """255 - x is x ^ 255; the per-sample operand is 0 where the step did not fire."""
-    return img ^ site.input(f"{key}/xor")
+    """255 - x is x ^ 255; gated by parameter (GPU), the operand is 0 where it did not fire."""
+    if site.has(f"{key}/xor"):
+        return img ^ site.input(f"{key}/xor")
+    return img ^ _byte(255)
 
 
 def posterize(img, step, sign, site, key):
-    """Keep the top bits: the per-sample operand is the mask, 0xFF where it did not fire."""
-    return img & site.input(f"{key}/and")
+    """Keep the top bits; gated by parameter (GPU), the mask is 0xFF where it did not fire."""
+    if site.has(f"{key}/and"):
+        return img & site.input(f"{key}/and")
+    return img & _byte((0xFF << (8 - step.magnitude)) & 0xFF)
 
 
 def solarize(img, step, sign, site, key):
@@ -258,9 +265,14 @@ def equalize(img, step, sign, site, key):
 
 def translate(img, step, sign, site, key, axis: int):
     """PIL AFFINE (1, 0, c, 0, 1, 0) / (1, 0, 0, 0, 1, c), c = sign*m*W (or H), nearest, grey
-    outside: a slice starting at floor(c + .5), the per-sample start (0 where the step did
-    not fire) computed with the drawn sign by the feeder."""
-    return fn.slice(img, start=site.input(f"{key}/start"), rel_shape=[1.0],
+    outside: a slice starting at floor(c + .5): a constant for one image size and sign, else
+    the per-sample start the feeder computed with the drawn sign (0 where not fired)."""
+    if site.has(f"{key}/start"):
+        start = site.input(f"{key}/start")
+    else:
+        extent = site.size[1] if axis == 0 else site.size[0]
+        start = [int(geometry.translate_starts(sign * step.magnitude, extent)[0, 0])]
+    return fn.slice(img, start=start, rel_shape=[1.0],
                     axis_names="W" if axis == 0 else "H", out_of_bounds_policy="pad",
                     fill_values=float(FILL))
 
@@ -369,12 +381,13 @@ OP_FUNCTIONS: Dict[str, OpFunction] = {
 }
 assert set(OP_FUNCTIONS) == set(OPS), "every op of the policy table needs a DALI function"
 
-# Ops run on every sample with a per-sample parameter instead of a conditional per sign
-# (one cheap operator costs less than a conditional), and the parameter each one takes.
+# Ops the GPU graphs run on every sample with a per-sample parameter instead of a conditional
+# per sign (one cheap GPU operator costs less than a conditional), and the parameter of each.
 PARAM_GATED: Dict[str, str] = {"translateX": "start", "translateY": "start", "invert": "xor",
                                "posterize": "and"}
 # What conditional ops need per sample, from the feeder, when image sizes vary (files).
-DYNAMIC_INPUTS: Dict[str, Tuple[str, ...]] = {"rotate": ("matrix",)}
+DYNAMIC_INPUTS: Dict[str, Tuple[str, ...]] = {"rotate": ("matrix",), "translateX": ("start",),
+                                              "translateY": ("start",)}
 NEEDS_HW = ("shearX", "shearY", "sharpness")
 
 
