@@ -111,3 +111,16 @@ def test_backend_choice_never_silently_cpu(monkeypatch):
     with pytest.raises(KdaugError, match="no CUDA GPU"):
         choose_backend("dali", "gpu", cpu)
     assert choose_backend("reference", "auto", cpu).backend == "reference"
+
+
+def test_auto_backend_takes_the_faster_one_for_the_data():
+    # image files on the CPU: PIL beats DALI's CPU operators and the views are the same
+    from kdaug.engine.loaders import choose_backend, dali_available
+
+    if not dali_available():
+        pytest.skip("needs DALI installed to choose between the two")
+    cpu = torch.device("cpu")
+    files = choose_backend("auto", "auto", cpu, files=True)
+    assert files.backend == "reference" and any("--backend dali" in n for n in files.notes)
+    assert choose_backend("auto", "auto", cpu, files=False).backend == "dali"
+    assert choose_backend("dali", "auto", cpu, files=True).backend == "dali"

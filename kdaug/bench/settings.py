@@ -123,7 +123,9 @@ PRESETS: Dict[str, BenchSettings] = {
     # The GPU check's first command: the target figures (views 1 and 2, both sources, a large
     # packed batch for 32x32 arrays, ImageNet's batch for JPEGs, the ImageNet pair end to end)
     # and the per-step table, in about two minutes on a GPU machine.
-    "targets": BenchSettings(preset="targets", views=(1, 2), batch_arrays=1024, batch_jpeg=256,
+    "targets": BenchSettings(preset="targets", backends=("reference", "dali-gpu", "synthetic",
+                                                         "dali-autoaugment"),
+                             views=(1, 2), batch_arrays=1024, batch_jpeg=256,
                              window_s=0.5, warmup_s=1.0, pairs=("imagenet",), op_table=True,
                              op_seconds=0.5),
     # The test suite: structure only.

@@ -78,7 +78,7 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
     tplan = train_plan(data.geometry, family, views, policy, data.mean, data.std)
     vplan = eval_plan(data.geometry, data.mean, data.std)
 
-    choice = choose_backend(cfg.backend, cfg.aug_device, device)
+    choice = choose_backend(cfg.backend, cfg.aug_device, device, files=data.train.files is not None)
     for note in choice.notes:
         say(note)
     # one seed on every rank: the shards of one permutation are disjoint, and each sample's
@@ -274,7 +274,7 @@ def evaluate_checkpoint(path, dataset: str, *, data_dir=None, arch=None, backend
     dev = resolve_device(device)
     data = load_dataset(dataset, data_dir=data_dir)
     model, arch = ckpt.load_model(path, "plain", arch, data.num_classes)
-    choice = choose_backend(backend, aug_device, dev)
+    choice = choose_backend(backend, aug_device, dev, files=data.val.files is not None)
     loader = make_loader(choice, data.val, eval_plan(data.geometry, data.mean, data.std),
                          batch_size, train=False, seed=0, train_device=dev, workers=workers)
     return {**evaluate(model.to(dev), loader, dev), "arch": arch}
