@@ -24,7 +24,7 @@ from kdaug.augment.plan import ViewPlan
 from kdaug.errors import KdaugError
 
 # Slots of one view's uniform stream. Fixed offsets: adding a draw never moves the others.
-_GATE, _SIGN, _CROP, _FLIP, _TRIES = 0, 64, 128, 132, 136
+_GATE, _SIGN, _CROP, _FLIP, _TRIES, _LIBRARY = 0, 64, 128, 132, 136, 160
 RRC_TRIES = 10            # torchvision RandomResizedCrop.get_params
 _SHARED = 255             # the "view" id of draws shared by all views of a sample
 
@@ -44,15 +44,21 @@ def _absorb(state: np.ndarray, value) -> np.ndarray:
     return _mix(state + _GOLDEN + np.asarray(value, dtype=np.uint64))
 
 
-def uniforms(seed: int, epoch: int, index: np.ndarray, views: np.ndarray,
-             slots: np.ndarray) -> np.ndarray:
-    """u in [0, 1) of shape (len(index), len(views), len(slots)) for every combination."""
+def hashes(seed: int, epoch: int, index: np.ndarray, views: np.ndarray,
+           slots: np.ndarray) -> np.ndarray:
+    """uint64 hashes of shape (len(index), len(views), len(slots)) for every combination."""
     with np.errstate(over="ignore"):
         state = _absorb(_absorb(np.zeros((), np.uint64), seed & 0xFFFFFFFFFFFFFFFF), epoch)
         state = _absorb(state, np.asarray(index, dtype=np.int64).astype(np.uint64)[:, None, None])
         state = _absorb(state, np.asarray(views, dtype=np.uint64)[None, :, None])
-        state = _absorb(state, np.asarray(slots, dtype=np.uint64)[None, None, :])
-    return (state >> _S11).astype(np.float64) * (1.0 / (1 << 53))
+        return _absorb(state, np.asarray(slots, dtype=np.uint64)[None, None, :])
+
+
+def uniforms(seed: int, epoch: int, index: np.ndarray, views: np.ndarray,
+             slots: np.ndarray) -> np.ndarray:
+    """u in [0, 1) of shape (len(index), len(views), len(slots)) for every combination."""
+    return (hashes(seed, epoch, index, views, slots) >> _S11).astype(np.float64) \
+        * (1.0 / (1 << 53))
 
 
 @dataclass
@@ -69,6 +75,8 @@ class Draws:
     flip:   (B, V) bool horizontal flips.
     resized: (B, 2) int64 (height, width) the image is resized to before a ``center`` crop,
             else None.
+    library_seeds: (B, V) uint64 seeds of a library policy's own generator (RandAugment,
+            AutoAugment, run by torchvision in the reference), else None.
     """
 
     index: np.ndarray
@@ -77,6 +85,7 @@ class Draws:
     crop: np.ndarray
     flip: np.ndarray
     resized: Optional[np.ndarray] = None
+    library_seeds: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -85,7 +94,7 @@ class Draws:
         """The draws of some samples (rows of this batch), e.g. one sample for the reference."""
         pick = lambda a: None if a is None else a[rows]  # noqa: E731
         return Draws(pick(self.index), pick(self.fired), pick(self.signs), pick(self.crop),
-                     pick(self.flip), pick(self.resized))
+                     pick(self.flip), pick(self.resized), pick(self.library_seeds))
 
 
 def draw(plan: ViewPlan, seed: int, epoch: int, index, shapes=None) -> Draws:
@@ -133,7 +142,10 @@ def draw(plan: ViewPlan, seed: int, epoch: int, index, shapes=None) -> Draws:
     else:   # "none": the whole image
         crop = np.zeros((count, views, 4), dtype=np.int64)
         crop[..., 2:] = hw[:, None]
-    return Draws(index, fired, signs, crop, flip, resized)
+    library_seeds = None
+    if plan.policy is not None and plan.policy.library:
+        library_seeds = hashes(seed, epoch, index, view_ids, [_LIBRARY])[..., 0]
+    return Draws(index, fired, signs, crop, flip, resized, library_seeds)
 
 
 def _shapes(plan: ViewPlan, shapes, count: int) -> np.ndarray:

@@ -101,12 +101,35 @@ class OpStep:
 
 @dataclass(frozen=True)
 class Policy:
+    """A JDA chain (``steps``, each firing with probability ``p``), or, with ``library`` set,
+    an augmentation a library realises with its own randomness: "randaugment" (``options``
+    n, m) or "autoaugment" (the ImageNet policy). Library policies have no steps: the DALI
+    backend runs nvidia.dali.auto_aug, the reference runs torchvision's transform seeded
+    from kdaug's draws; the two agree in distribution, not view for view."""
+
     name: str
     p: float
     steps: Tuple[OpStep, ...]
+    library: str = ""
+    options: Tuple[Tuple[str, object], ...] = ()
 
     def __len__(self):
         return len(self.steps)
+
+    def __bool__(self):   # a policy is never "empty" (library policies have no steps)
+        return True
+
+    def option(self, key: str):
+        return dict(self.options)[key]
+
+    def describe(self) -> str:
+        if self.library == "randaugment":
+            return (f"RandAugment: {self.option('n')} random ops per view at magnitude "
+                    f"{self.option('m')} of 30 (torchvision / nvidia.dali.auto_aug), grey fill")
+        if self.library == "autoaugment":
+            return ("AutoAugment, the ImageNet policy: one of its 25 sub-policies per view "
+                    "(torchvision / nvidia.dali.auto_aug), grey fill")
+        return (f"p={self.p}, {len(self)} ops: " + ", ".join(s.describe() for s in self.steps))
 
 
 def _policy(name, p, pairs):
@@ -138,6 +161,13 @@ POLICIES: Dict[str, Policy] = {
         ("equalize", _NONE),
     ]),
 }
+
+
+# The follow-up work's alternatives to JDA (n=3, m=5 as in the reference training scripts).
+POLICIES["randaugment"] = Policy("randaugment", 1.0, (), library="randaugment",
+                                 options=(("n", 3), ("m", 5)))
+POLICIES["autoaugment"] = Policy("autoaugment", 1.0, (), library="autoaugment",
+                                 options=(("policy", "imagenet"),))
 
 
 def get_policy(name: str) -> Policy:

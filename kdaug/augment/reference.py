@@ -91,6 +91,30 @@ def apply_op(img: np.ndarray, op: str, magnitude=None, sign: int = 1) -> np.ndar
     return _from_pil(_apply_pil(_to_pil(img), op, magnitude, sign))
 
 
+def library_augment(img: np.ndarray, policy: Policy, seed: int) -> np.ndarray:
+    """torchvision's RandAugment / AutoAugment (ImageNet policy) on one image, its random
+    choices drawn from torch's generator seeded with ``seed`` (one of kdaug's draws), grey
+    fill, nearest sampling (torchvision's defaults, but for the fill)."""
+    import torch
+    from torchvision import transforms as T
+
+    if policy.library == "randaugment":
+        transform = T.RandAugment(num_ops=policy.option("n"), magnitude=policy.option("m"),
+                                  fill=[FILL] * 3)
+    else:
+        transform = T.AutoAugment(T.AutoAugmentPolicy.IMAGENET, fill=[FILL] * 3)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed) & 0x7FFFFFFFFFFFFFFF)
+        return _from_pil(transform(_to_pil(img)))
+
+
+def augment(img: np.ndarray, policy: Policy, draws: Draws, view: int) -> np.ndarray:
+    """One view's augmentation of the raw image: the JDA chain, or a library policy."""
+    if policy.library:
+        return library_augment(img, policy, draws.library_seeds[0, view])
+    return apply_chain(img, policy, draws.fired[0, view], draws.signs[0, view])
+
+
 def apply_chain(img: np.ndarray, policy: Policy, fired, signs) -> np.ndarray:
     """Walk ``policy.steps`` in order; step l runs (with sign ``signs[l]``) where ``fired[l]``,
     and its output feeds the next. The draws come from kdaug.augment.draws."""
@@ -184,8 +208,7 @@ def make_views(img: np.ndarray, plan: ViewPlan, draws: Draws) -> np.ndarray:
     for v, k in enumerate(quarter_turns(plan)):
         window = tuple(int(x) for x in draws.crop[0, v])
         if plan.augmented(v):
-            chained = apply_chain(img, plan.policy, draws.fired[0, v], draws.signs[0, v])
-            out = _crop(chained, plan, window, resized)
+            out = _crop(augment(img, plan.policy, draws, v), plan, window, resized)
         else:
             if window not in plain_crops:
                 plain_crops[window] = _crop(img, plan, window, resized)

@@ -91,9 +91,10 @@ def datasets():
 
 @list_group.command()
 def policies():
-    """JDA policies: ordered ops with magnitudes, each firing with probability p."""
+    """Augmentation policies: the JDA chains (ordered ops with magnitudes, each firing with
+    probability p) and the library policies RandAugment and AutoAugment."""
     from kdaug.augment.policies import POLICIES
 
     for policy in POLICIES.values():
-        console.print(styled((policy.name, "bold"), f" (p={policy.p}, {len(policy)} ops): "
-                             + ", ".join(s.describe() for s in policy.steps)), highlight=False)
+        console.print(styled((policy.name, "bold"), f" ({policy.describe()})"),
+                      highlight=False)

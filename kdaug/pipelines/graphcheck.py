@@ -42,6 +42,9 @@ BUDGETS = {  # (kind, policy): (GPU operators, CPU operators, inputs) per augmen
     ("packed", "imagenet"): (330, 0, 26),
     ("per-image", "cifar100"): (232, 30, 22), ("per-image", "cifar10"): (350, 48, 25),
     ("per-image", "imagenet"): (250, 25, 37),
+    # library policies run nvidia.dali.auto_aug's own graphs: a conditional per op of the
+    # policy, its random choices drawn by CPU operators (its cost, not kdaug's JDA's)
+    ("per-image", "randaugment"): (240, 300, 3), ("per-image", "autoaugment"): (120, 125, 3),
 }
 BASE_BUDGET = (6, 1, 3)   # per view without a chain: crop/warp, (rotate,) normalise, stack
 PYTHON_SCHEMAS = ("PythonFunction", "DLTensorPythonFunctionImpl", "TorchPythonFunction")
@@ -67,7 +70,13 @@ GPU_INPUT_TYPES: Dict[str, set] = {
     "reductions__Sum": _ANY - {"BOOL"}, "reductions__Min": _ANY - {"BOOL"},
     "reductions__Max": _ANY - {"BOOL"}, "Equalize": {"UINT8"},
     "decoders__Image": {"UINT8"},
+    # what nvidia.dali.auto_aug adds (RandAugment, AutoAugment)
+    "experimental__Equalize": {"UINT8"}, "CastLike": _ANY,
+    "reductions__Mean": _ANY - {"BOOL", "FLOAT64", "FLOAT16"},
+    "Brightness": {"UINT8", "INT16", "INT32", "FLOAT16", "FLOAT"},
+    "Saturation": {"UINT8", "INT16", "INT32", "FLOAT16", "FLOAT"},
 }
+GPU_INPUT_TYPES["experimental__Filter"] = GPU_INPUT_TYPES["Filter"]
 
 
 @dataclass
@@ -195,7 +204,8 @@ def graph_kind(plan: ViewPlan, source: str, train: bool = True) -> str:
     """What a GPU DaliLoader builds for this plan and source (kdaug.pipelines.loader)."""
     if source == "files":
         return "files"
-    return "packed" if train and plan.crop in ("pad", "none") else "arrays"
+    library = plan.policy is not None and bool(plan.policy.library)
+    return "packed" if train and not library and plan.crop in ("pad", "none") else "arrays"
 
 
 def check_graph(plan: ViewPlan, source: str = "arrays", *, train: bool = True, size=(32, 32),

@@ -125,9 +125,13 @@ class DaliLoader(EpochLoader):
         _check_images(split, plan)
         self.num_threads = num_threads or default_num_threads()
         arrays = split.images is not None
+        library = plan.policy is not None and bool(plan.policy.library)
         if frames is None:   # small in-memory images on the GPU: packs of FRAMES images
-            frames = FRAMES if (self.kind == "gpu" and arrays and train and
+            frames = FRAMES if (self.kind == "gpu" and arrays and train and not library and
                                 plan.crop in ("pad", "none")) else 0
+        if frames and library:
+            raise KdaugError(f"packed frames run JDA chains; the {plan.policy.name} policy runs "
+                             f"in the per-image graph")
         if frames and not (arrays and plan.crop in ("pad", "none")):
             raise KdaugError("packed frames need in-memory images with the pad or none crop")
         self.frames = int(frames)
@@ -198,10 +202,14 @@ class DaliLoader(EpochLoader):
 
     def _build(self, feed: _Feed):
         per_run = self.batch_size * self._per_run
+        # JDA draws nothing inside the graph; a library policy (RandAugment, AutoAugment) draws
+        # with DALI's generator, seeded from the loader's seed, shard and lane
+        seed = int(np.random.SeedSequence([self.seed, self.shard_id, len(self._pipes)])
+                   .generate_state(1)[0] & 0x7FFFFFFF)
         common = dict(batch_size=-(-per_run // self.frames) if self.frames else per_run,
                       num_threads=max(1, self.num_threads // self.lanes),
                       device_id=self.device.index if self.kind == "gpu" else None,
-                      prefetch_queue_depth=PREFETCH, seed=0)
+                      prefetch_queue_depth=PREFETCH, seed=seed)
         gpu = self.kind == "gpu"
         stream = self._stream.cuda_stream if gpu else None
         if self.frames:

@@ -9,6 +9,7 @@ loader assembles (B, V, 3, S, S) with the one copy it makes anyway).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Dict, List, Optional, Tuple
 
 from nvidia.dali import fn, pipeline_def, types
@@ -57,6 +58,26 @@ def finish(img: DataNode, plan: ViewPlan, site: Site, view: int, k: int, dtype) 
         mean=[255.0 * m for m in plan.mean], std=[255.0 * s for s in plan.std], mirror=flip)
 
 
+def library_augment(raw: DataNode, plan: ViewPlan, site: Site) -> DataNode:
+    """RandAugment / AutoAugment (torchvision's ImageNet policy, kdaug.pipelines.autoaugment)
+    through nvidia.dali.auto_aug, with the reference's settings: grey fill, nearest sampling,
+    translations of up to 150/331 of the image (DALI's own randomness: the two backends
+    agree in distribution, not view for view)."""
+    from nvidia.dali.auto_aug import auto_augment, rand_augment
+
+    from kdaug.pipelines.autoaugment import imagenet_policy
+
+    policy = plan.policy
+    shape = tuple(site.size) if site.size else raw.shape(dtype=types.INT32)[0:2]
+    common = dict(fill_value=128, interp_type=types.INTERP_NN)
+    with warnings.catch_warnings():   # auto_aug still calls DALI's deprecated aliases
+        warnings.simplefilter("ignore")
+        if policy.library == "randaugment":
+            return rand_augment.rand_augment(raw, n=policy.option("n"), m=policy.option("m"),
+                                             shape=shape, max_translate_rel=150 / 331, **common)
+        return auto_augment.apply_auto_augment(imagenet_policy(), raw, **common)
+
+
 def realise_views(raw: DataNode, plan: ViewPlan, site: Site) -> List[DataNode]:
     """V views (3, S, S) per sample of ``plan`` on HWC uint8 images."""
     dtype = types.FLOAT16 if site.gpu else types.FLOAT
@@ -64,7 +85,9 @@ def realise_views(raw: DataNode, plan: ViewPlan, site: Site) -> List[DataNode]:
     for v, k in enumerate(quarter_turns(plan)):
         group = crop_group(plan, v)
         if plan.augmented(v):
-            cropped = crop(jda_chain(raw, plan.policy, v, site), plan, site, group)
+            augment = library_augment if plan.policy.library else \
+                (lambda img, plan_, site_: jda_chain(img, plan_.policy, v, site_))
+            cropped = crop(augment(raw, plan, site), plan, site, group)
         else:
             if group not in crops:
                 crops[group] = crop(raw, plan, site, group)
