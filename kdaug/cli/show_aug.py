@@ -14,7 +14,8 @@ from kdaug.errors import KdaugError
 @cli.command(name="show-aug")
 @click.option("--dataset", default="digits", show_default=True, help="Dataset (see `kdaug list datasets`).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
-@click.option("--policy", default=None, help="JDA policy [default: the dataset's].")
+@click.option("--policy", default=None, help="cifar10, cifar100, imagenet (JDA), randaugment, autoaugment "
+                   "[default: the dataset's JDA policy].")
 @click.option("--family", type=click.Choice(["jda", "rotation", "rotation-crop", "plain"]),
               default="jda", show_default=True, help="View family to show.")
 @click.option("--views", type=click.IntRange(min=1), default=4, show_default=True,

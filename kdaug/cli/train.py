@@ -40,7 +40,8 @@ def config_from(kwargs) -> TrainConfig:
               help="Views per image, view 0 the original [default: the method's: 2 for kd/ccd, "
                    "4 for hsakd/sskd, 1 for ce].")
 @click.option("--policy", default=None,
-              help="JDA policy: cifar10, cifar100, imagenet [default: the dataset's].")
+              help="Augmentation policy: cifar10, cifar100, imagenet (JDA), randaugment, "
+                   "autoaugment [default: the dataset's JDA policy].")
 @backend_options
 @recipe_options
 @click.option("--hp", multiple=True, metavar="NAME=VALUE",

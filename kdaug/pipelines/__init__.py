@@ -6,7 +6,7 @@
     loader = build_loader((images, labels), policy="cifar100", views=2, batch_size=256)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 100))
     model = model.to(loader.device)                  # cuda when DALI runs on the GPU
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.005, momentum=0.9)
     for epoch in range(10):
         loader.set_epoch(epoch)                      # new shuffle and new draws each epoch
         for batch in loader:                         # batch.views: (B, V, 3, 32, 32)
@@ -57,7 +57,8 @@ def build_loader(source, labels=None, *, family: str = "jda", policy: str = "cif
                  ``.targets``, e.g. CIFAR100; or ``.samples``, e.g. ImageFolder) or a kdaug Split.
     family       "jda" (default; view 0 the original, views 1.. the JDA chain), "plain",
                  "rotation" (HSAKD: 4 quarter turns sharing a crop) or "rotation-crop" (SSKD).
-    policy       JDA policy: "cifar100" (default), "cifar10", "imagenet".
+    policy       JDA policy: "cifar100" (default), "cifar10", "imagenet"; or a library policy,
+                 "randaugment" or "autoaugment" (`kdaug list policies`).
     views        views per image V (default 2; rotation families: 4).
     p            probability of each JDA step (default: the policy's, 0.3 / 0.5 / 0.2).
     batch_size   images per batch (default 128; each image brings V views).
