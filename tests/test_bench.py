@@ -70,7 +70,7 @@ def test_cli_run_writes_json_markdown_and_plot(tiny_run):
                                + f" --markdown {out / 'b.md'}")
     assert (out / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "b.md").read_text()
-    for title in ("Loader only", "End to end", "Figures"):
+    for title in ("Loader only", "End to end", "Targets (same run)"):
         assert title in md
 
 
@@ -87,15 +87,19 @@ def test_json_lists_every_backend_measured_or_with_a_reason(tiny_run):
     assert available["reference"] and available["synthetic"]
     for row in data["loader"] + data["end_to_end"]:
         assert "failed" not in row, row
-        assert ("views_per_s" in row) == available[row["backend"]], row
-        if not available[row["backend"]]:
+        peer_elsewhere = row["backend"] == "dali-autoaugment" and row.get("source") == "arrays"
+        assert ("views_per_s" in row) == (available[row["backend"]] and not peer_elsewhere), row
+        if not available[row["backend"]] or peer_elsewhere:
             assert row["unavailable"]
     ctx = data["context"]
     assert ctx["cpu_cores_used"] >= 1 and ctx["versions"]["torch"] == torch.__version__
     assert set(ctx["threads"]) == {"reference_workers", "dali_num_threads",
                                    "torch_threads_loader_only", "torch_threads_end_to_end"}
-    assert [f["key"] for f in data["figures"]] == ["imagenet_jda_v2", "imagenet_v1",
-                                                   "cifar_jda_v2_gpu", "cifar_jda_v2_cpu"]
+    assert [f["key"] for f in data["figures"]] == [
+        "imagenet_jda_v2_gpu", "imagenet_v1_gpu", "cifar_jda_v2_gpu", "stall_imagenet_gpu",
+        "cifar_jda_v2_cpu", "jpeg_jda_v2_cpu"]
+    for f in data["figures"]:           # measured with its target, or unavailable with why
+        assert ("value" in f and "met" in f) != bool(f.get("unavailable")), f
 
 
 def test_every_measured_number_is_positive(tiny_run):
@@ -163,7 +167,8 @@ def test_failed_backend_is_recorded_not_swallowed(monkeypatch):
     assert row["failed"] == "ValueError: pipeline exploded"
     assert "in broken" in row["traceback"]
     result = annotate({"loader": [row], "end_to_end": []})
-    assert result["figures"][3]["unavailable"] == "ValueError: pipeline exploded"
+    figure = {f["key"]: f for f in result["figures"]}["cifar_jda_v2_cpu"]
+    assert figure["unavailable"] == "ValueError: pipeline exploded"
 
 
 def test_unavailable_backend_row_says_why():

@@ -41,7 +41,10 @@ def test_uniforms_depend_on_every_key_and_nothing_else():
         assert not np.isclose(base, other).any()
 
 
-@pytest.mark.parametrize("name", POLICIES)
+JDA_POLICIES = [name for name, policy in POLICIES.items() if not policy.library]
+
+
+@pytest.mark.parametrize("name", JDA_POLICIES)
 def test_gate_and_sign_statistics(name):
     policy = POLICIES[name]
     plan = ViewPlan("jda", 3, "none", 32, False, (0.5,) * 3, (0.5,) * 3, policy)
@@ -60,6 +63,18 @@ def test_gate_and_sign_statistics(name):
     plus = (d.signs[:, 1:] == 1).reshape(-1, len(policy)).mean(0)
     assert np.all(np.abs(plus[signed] - 0.5) <= three_sigma(0.5, 2 * N)), plus
     assert np.all(plus[~signed] == 1.0) and set(np.unique(d.signs)) <= {-1, 1}
+
+
+@pytest.mark.parametrize("name", sorted(set(POLICIES) - set(JDA_POLICIES)))
+def test_library_policies_draw_one_seed_per_view(name):
+    plan = ViewPlan("jda", 3, "none", 32, False, (0.5,) * 3, (0.5,) * 3, POLICIES[name])
+    d = draw(plan, 0, 0, INDEX)
+    assert d.fired.shape[-1] == 0 and d.library_seeds.shape == (N, 3)
+    seeds = d.library_seeds[:, 1:].ravel()
+    assert d.library_seeds.dtype == np.uint64 and len(np.unique(seeds)) == seeds.size
+    again = draw(plan, 0, 0, INDEX[::-1])           # a pure function of (seed, epoch, index)
+    assert (again.library_seeds[::-1] == d.library_seeds).all()
+    assert (draw(plan, 0, 1, INDEX).library_seeds[:, 1:] != d.library_seeds[:, 1:]).all()
 
 
 def test_pad_crop_and_flip_statistics():

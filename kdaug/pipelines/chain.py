@@ -1,10 +1,12 @@
 """The JDA chain of a Policy as DALI graph code (needs a pipeline with
 enable_conditionals=True).
 
-Steps run in order. For each step and each sign it can take, a DALI ``if`` on a per-sample
-predicate (an input: kdaug.augment.draws decided beforehand which samples fire which step with
-which sign) splits the batch, the op runs with that sign as a constant on the samples that
-fired, and the results merge back before the next step. On the GPU, ops that cost one cheap
+Steps run in order. For each step a DALI ``if`` on a per-sample predicate (an input:
+kdaug.augment.draws decided beforehand which samples fire which step with which sign) splits
+the batch, the op runs on the samples that fired, and the results merge back before the next
+step. A signed step nests an ``if``/``else`` on its sign inside, so that the sign is a constant
+in each branch and the samples that did not fire pay for one split and merge, not one per
+sign. On the GPU, ops that cost one cheap
 operator (ops.PARAM_GATED: translate, invert, posterize) skip the conditional: they run on every
 sample with a per-sample parameter that is the identity where the step did not fire (two GPU
 operators of a conditional cost more than the op; on the CPU, where broadcasting arithmetic is
@@ -30,17 +32,20 @@ def gated_by_parameter(step: OpStep, gpu: bool) -> bool:
     return gpu and step.op in PARAM_GATED
 
 
-def branches(policy: Policy, gpu: bool) -> Iterator[Tuple[int, OpStep, int]]:
-    """(step index, step, sign) of every conditional the chain has, in graph order."""
-    for index, step in active_steps(policy):
-        if not gated_by_parameter(step, gpu):
-            for sign in ((1, -1) if step.signed else (1,)):
-                yield index, step, sign
+def branches(policy: Policy, gpu: bool) -> Iterator[Tuple[int, OpStep]]:
+    """(step index, step) of every conditional the chain has, in graph order."""
+    return ((index, step) for index, step in active_steps(policy)
+            if not gated_by_parameter(step, gpu))
 
 
-def fire_name(view: int, index: int, sign: int) -> str:
-    """Name of the predicate input: view ``view`` fires step ``index`` with ``sign``."""
-    return f"fire/{view}/{index}/{'+' if sign > 0 else '-'}"
+def fire_name(view: int, index: int) -> str:
+    """Name of the predicate input: view ``view`` fires step ``index``."""
+    return f"fire/{view}/{index}"
+
+
+def positive_name(view: int, index: int) -> str:
+    """Name of the predicate input of a signed step: its sign is +1 (else -1)."""
+    return f"positive/{view}/{index}"
 
 
 def step_key(view: int, index: int) -> str:
@@ -55,7 +60,11 @@ def jda_chain(img: DataNode, policy: Policy, view: int, site: Site) -> DataNode:
         if gated_by_parameter(step, site.gpu):
             img = apply_op(img, step, 1, site, key)
             continue
-        for sign in ((1, -1) if step.signed else (1,)):
-            if site.input(fire_name(view, index, sign)):
-                img = apply_op(img, step, sign, site, key)
+        if site.input(fire_name(view, index)):
+            if not step.signed:
+                img = apply_op(img, step, 1, site, key)
+            elif site.input(positive_name(view, index)):
+                img = apply_op(img, step, 1, site, key)
+            else:
+                img = apply_op(img, step, -1, site, key)
     return img

@@ -14,14 +14,15 @@ import numpy as np
 from kdaug.augment.draws import Draws, quarter_turns
 from kdaug.augment.plan import ViewPlan
 from kdaug.pipelines import geometry
-from kdaug.pipelines.chain import active_steps, fire_name, gated_by_parameter, step_key
+from kdaug.pipelines.chain import (active_steps, fire_name, gated_by_parameter, positive_name,
+                                   step_key)
 from kdaug.pipelines.ops import DYNAMIC_INPUTS, NEEDS_HW, PARAM_GATED
 
 
 @dataclass(frozen=True)
 class InputSpec:
     name: str
-    kind: str          # fire | crop | roi_start | roi_end | resized | flip | angle | hw | start |
+    kind: str          # fire | positive | crop | roi_start | roi_end | resized | flip | angle | hw | start |
     #                    matrix; packed graphs: frame | taps | xor | and | threshold | factor |
     #                    gate | shift
     view: int = 0
@@ -62,8 +63,9 @@ def input_specs(plan: ViewPlan, dynamic: bool, gpu: bool) -> List[InputSpec]:
                     kind = PARAM_GATED[step.op]
                     add(f"{key}/{kind}", kind, v, index, data=kind != "start")
                     continue
-                for sign in ((1, -1) if step.signed else (1,)):
-                    add(fire_name(v, index, sign), "fire", v, index, sign)
+                add(fire_name(v, index), "fire", v, index)
+                if step.signed:
+                    add(positive_name(v, index), "positive", v, index)
                 if dynamic:   # one geometry input per step, for either sign
                     for kind in DYNAMIC_INPUTS.get(step.op, ()):
                         add(f"{key}/{kind}", kind, v, index)
@@ -180,8 +182,9 @@ def input_arrays(specs: List[InputSpec], plan: ViewPlan, draws: Draws,
     for spec in specs:
         v = spec.view
         if spec.kind == "fire":
-            signs = draws.signs[:, v, spec.step]
-            out.append(draws.fired[:, v, spec.step] & ((signs > 0) == (spec.sign > 0)))
+            out.append(np.ascontiguousarray(draws.fired[:, v, spec.step]))
+        elif spec.kind == "positive":
+            out.append(draws.signs[:, v, spec.step] > 0)
         elif spec.kind == "crop":
             out.append(np.ascontiguousarray(draws.crop[:, v, :2], dtype=np.int32))
         elif spec.kind == "roi_start":
