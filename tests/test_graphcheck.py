@@ -18,12 +18,15 @@ GRAPHS = ([("jda", v, policy, source) for policy in ("cifar100", "cifar10", "ima
              for v in (2, 4) for source in ("arrays", "files")]
           + [("plain", v, None, source) for v in (1, 2, 4, 8) for source in ("arrays", "files")]
           + [(family, 4, None, source) for family in ("rotation", "rotation-crop")
-             for source in ("arrays", "files")])
+             for source in ("arrays", "files")]
+          # HSAKD+JDA, SSKD+JDA: rotated views through the chain
+          + [(family, 4, policy, source) for family in ("rotation", "rotation-crop")
+             for policy in ("cifar100", "imagenet") for source in ("arrays", "files")])
 
 
 def _plan(family, views, policy, source):
     return train_plan("small" if source == "arrays" else "large", family=family,
-                      num_views=views, policy=policy)
+                      num_views=views, policy=policy, augment=policy is not None)
 
 
 @pytest.mark.parametrize("family,views,policy,source", GRAPHS)

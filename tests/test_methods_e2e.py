@@ -61,16 +61,18 @@ def test_hsakd_and_sskd_on_generated_cifar(cifar_dir, tmp_path, backend):
 def test_students_on_embedded_default_train_their_teachers(method, tmp_path):
     """No checkpoint on the embedded data: the chain of teacher stages is trained first. At
     this smoke size each stage is at chance level, so none is cached: the run keeps the chain
-    in its own directory, each stage's teacher/ inside the stage it fed."""
+    in its own directory: the plain teacher in teacher/, the stage trained on it beside."""
     res = invoke(["train", "--method", method, "--teacher", "resnet8", "--student", "resnet8",
-                  "--few-shot", "0.1", "--backend", "dali", "--run-dir", str(tmp_path / "s")] + FAST,
+                  "--few-shot", "0.1", "--backend", "dali", "--teacher-epochs", "1",
+                  "--run-dir", str(tmp_path / "s")] + FAST,
                  tmp_path)
     assert res.exit_code == 0, res.output
     assert not list((tmp_path / "cache" / "teachers").iterdir())
-    folder = tmp_path / "s"
-    for producer in {"hsakd": ["hsakd-teacher"], "sskd": ["sskd-teacher", "ce"]}[method]:
-        folder = folder / "teacher"
-        assert json.loads((folder / "config.json").read_text())["method"] == producer
+    for folder, producer in (("teacher", "ce"), (f"teacher-{method}", f"{method}-teacher")):
+        config = json.loads((tmp_path / "s" / folder / "config.json").read_text())
+        assert config["method"] == producer
+    stage = json.loads((tmp_path / "s" / f"teacher-{method}" / "config.json").read_text())
+    assert stage["teacher_checkpoint"].startswith(str(tmp_path / "s" / "teacher"))
 
 
 def test_wrong_combinations_refused(tmp_path, cifar_dir):
@@ -83,6 +85,9 @@ def test_wrong_combinations_refused(tmp_path, cifar_dir):
     res = invoke(["train", "--method", "sskd", "--views", "2", "--run-dir", str(tmp_path / "y")] + data, tmp_path)
     assert res.exit_code == 1 and "--views 2: method sskd uses 4 views" in res.output
     # no checkpoint: the teacher stage is trained first, and the command says so
+    # (the teacher's recipe is the preset's: digits' batch of 64 fits the 64 images)
     res = invoke(["train", "--method", "hsakd", "--teacher", "resnet8", "--student", "resnet8",
+                  "--preset", "digits", "--teacher-epochs", "1",
                   "--run-dir", str(tmp_path / "z")] + data, tmp_path)
-    assert res.exit_code == 0 and "training a resnet8 (hsakd) with `--method hsakd-teacher`" in " ".join(res.output.split())
+    assert res.exit_code == 0, res.output
+    assert "training a resnet8 (hsakd) with `--method hsakd-teacher`" in " ".join(res.output.split())

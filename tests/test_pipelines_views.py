@@ -102,17 +102,19 @@ def test_eval_batches_equal_reference_loader():
         assert torch.allclose(a.views, b.views, atol=1e-5)
 
 
-TRAIN_PLANS = [(policy, family, views) for policy in ("cifar100", "cifar10")
+TRAIN_PLANS = [(policy, family, views, family == "jda") for policy in ("cifar100", "cifar10")
                for family, views in (("jda", 2), ("jda", 4), ("plain", 1), ("rotation", 4),
                                      ("rotation-crop", 4))]
+# rotation views through the chain (HSAKD+JDA, SSKD+JDA)
+TRAIN_PLANS += [("cifar100", "rotation", 4, True), ("cifar10", "rotation-crop", 4, True)]
 
 
-@pytest.mark.parametrize("policy,family,views", TRAIN_PLANS)
-def test_whole_views_equal_the_reference(policy, family, views):
+@pytest.mark.parametrize("policy,family,views,augment", TRAIN_PLANS)
+def test_whole_views_equal_the_reference(policy, family, views, augment):
     # randomness is data: the same seed gives the same views on both backends, every op
     # exact, so whole views agree up to float32 rounding of the normalisation
     split = _cifar_like(96, seed=4)
-    plan = train_plan("small", family=family, num_views=views, policy=policy)
+    plan = train_plan("small", family=family, num_views=views, policy=policy, augment=augment)
     ours = list(DaliLoader(split, plan, 32, train=True, device="cpu", num_threads=2, seed=3))
     theirs = list(ReferenceLoader(split, plan, 32, train=True, seed=3))
     assert len(ours) == len(theirs) == 3
@@ -121,13 +123,13 @@ def test_whole_views_equal_the_reference(policy, family, views):
         assert (a.views - b.views).abs().max() <= 1e-6
 
 
-@pytest.mark.parametrize("policy,family,views", TRAIN_PLANS)
-def test_packed_views_equal_the_reference(policy, family, views):
+@pytest.mark.parametrize("policy,family,views,augment", TRAIN_PLANS)
+def test_packed_views_equal_the_reference(policy, family, views, augment):
     # the GPU's realisation for small in-memory images (packs of F images, every step gated
     # by a per-image parameter), run on the CPU: the same views again; 40 = 2 packs of 16 and
     # a padded one
     split = _cifar_like(80, seed=5)
-    plan = train_plan("small", family=family, num_views=views, policy=policy)
+    plan = train_plan("small", family=family, num_views=views, policy=policy, augment=augment)
     ours = list(DaliLoader(split, plan, 40, train=True, device="cpu", num_threads=1, seed=6,
                            frames=16))
     theirs = list(ReferenceLoader(split, plan, 40, train=True, seed=6))

@@ -12,6 +12,9 @@ method consumes the views. Families:
                      counter-clockwise (HSAKD).
 - ``rotation-crop``: 4 views, flip shared, own crop per view, view k rotated by k quarter
                      turns (SSKD).
+
+A rotation family may carry a policy too: views 1..3 then go through the JDA chain before
+their crop and turn (HSAKD+JDA, SSKD+JDA), view 0 stays the original.
 """
 from __future__ import annotations
 
@@ -20,8 +23,8 @@ from typing import Optional, Tuple
 
 from kdaug.augment.policies import Policy, get_policy
 from kdaug.errors import KdaugError
+from kdaug.families import FAMILIES  # noqa: F401  (re-exported)
 
-FAMILIES = ("plain", "jda", "rotation", "rotation-crop")
 CROPS = ("pad", "rrc", "none", "center")
 
 class PlanError(KdaugError, ValueError):
@@ -43,7 +46,7 @@ class ViewPlan:
     flip: bool                     # random horizontal flip p=0.5
     mean: Tuple[float, float, float]
     std: Tuple[float, float, float]
-    policy: Optional[Policy] = None  # JDA chain (family "jda" only)
+    policy: Optional[Policy] = None  # JDA chain of views 1.. (jda; optional on rotation families)
     pad: int = 4                     # crop "pad": zero padding before the random crop
     rrc_scale: Tuple[float, float] = (0.08, 1.0)
     rrc_ratio: Tuple[float, float] = (3 / 4, 4 / 3)
@@ -60,6 +63,8 @@ class ViewPlan:
             raise PlanError("the jda family needs a policy and at least 2 views")
         if self.family.startswith("rotation") and self.num_views != 4:
             raise PlanError("rotation families have exactly 4 views (0/90/180/270 degrees)")
+        if self.family == "plain" and self.policy is not None:
+            raise PlanError("plain views are not augmented: the jda family carries a policy")
 
     @property
     def rotations(self) -> Optional[Tuple[int, ...]]:
@@ -68,17 +73,21 @@ class ViewPlan:
 
     def augmented(self, view: int) -> bool:
         """True when view ``view`` goes through the JDA chain."""
-        return self.family == "jda" and view > 0
+        return self.policy is not None and view > 0
 
     def with_views(self, num_views: int) -> "ViewPlan":
         return replace(self, num_views=num_views)
 
 
 def train_plan(geometry: str, family: str = "jda", num_views: int = 2,
-               policy: Optional[str] = None, mean=None, std=None, size: Optional[int] = None) -> ViewPlan:
+               policy: Optional[str] = None, mean=None, std=None, size: Optional[int] = None,
+               augment: Optional[bool] = None) -> ViewPlan:
     """The training plan for a dataset geometry: ``small`` (CIFAR-style: pad 4 + random crop,
-    flip) or ``large`` (ImageNet-style: RandomResizedCrop 224, flip)."""
+    flip) or ``large`` (ImageNet-style: RandomResizedCrop 224, flip). ``policy`` augments the
+    jda family, and a rotation family only with ``augment=True``."""
     small = _geometry(geometry)
+    if augment is None:
+        augment = family == "jda"
     return ViewPlan(
         family=family,
         num_views=num_views,
@@ -87,7 +96,7 @@ def train_plan(geometry: str, family: str = "jda", num_views: int = 2,
         flip=True,
         mean=tuple(mean or (CIFAR_MEAN if small else IMAGENET_MEAN)),
         std=tuple(std or (CIFAR_STD if small else IMAGENET_STD)),
-        policy=get_policy(policy) if (family == "jda" and policy) else None,
+        policy=get_policy(policy) if (augment and policy) else None,
     )
 
 

@@ -72,7 +72,9 @@ def methods():
             f" +{info.model_kind}" if info.model_kind != "plain" else "")
         teacher = "-" if info.teacher_kind is None else (
             info.teacher_kind + ("" if info.teacher_required else " (optional)"))
-        table.add_row(name, views, info.view_family, trains, teacher, info.summary)
+        family = info.view_family + (" (or any: --view-family)" if len(info.view_families) > 1
+                                     else "")
+        table.add_row(name, views, family, trains, teacher, info.summary)
     console.print(table)
 
 

@@ -58,11 +58,25 @@ def backend_options(f):
 
 
 def recipe_options(f):
+    return _stack(f, _recipe(seed=True))
+
+
+def recipe_options_without_seed(f):
+    """The recipe flags of commands that run several seeds (--seeds instead of --seed)."""
+    return _stack(f, _recipe(seed=False))
+
+
+def _recipe(seed: bool):
     opts = [
         click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
                      help="Reference recipe [default: cifar for CIFAR, imagenet for class "
                           "folders, digits for the embedded data]; flags below override it."),
-        click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs."),
+        click.option("--epochs", type=click.IntRange(min=1), default=None,
+                     help="Epochs [default: the preset's]; without --milestones the preset's "
+                          "milestones move to the same fractions of the run."),
+        click.option("--teacher-epochs", type=click.IntRange(min=1), default=None,
+                     help="Epochs of a teacher trained on the fly [default: the preset's]; "
+                          "the teacher's recipe is the preset's, whatever the student's flags."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
                      help="Images per batch and per process (each brings V views)."),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -91,8 +105,6 @@ def recipe_options(f):
                      help="bf16 autocast (CUDA only)."),
         click.option("--channels-last/--no-channels-last", default=True, show_default=True,
                      help="NHWC memory layout (CUDA only)."),
-        click.option("--seed", type=SEED, default=0, show_default=True,
-                     help="Seed of weights, shuffling and augmentation (printed with results)."),
         click.option("--limit-batches", type=click.IntRange(min=1), default=None,
                      help="Stop each epoch after this many batches (smoke tests)."),
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
@@ -103,4 +115,8 @@ def recipe_options(f):
                           "TensorBoard is installed]."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
     ]
-    return _stack(f, opts)
+    if seed:
+        opts.insert(len(opts) - 4, click.option(  # before --limit-batches
+            "--seed", type=SEED, default=0, show_default=True,
+            help="Seed of weights, shuffling and augmentation (printed with results)."))
+    return opts

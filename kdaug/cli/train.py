@@ -8,6 +8,7 @@ from kdaug.cli.main import cli, console
 from kdaug.cli.output import styled
 from kdaug.cli.options import backend_options, data_options, recipe_options
 from kdaug.cli.progress import EpochProgress
+from kdaug.families import FAMILIES
 from kdaug.engine.config import TrainConfig, parse_hp
 
 
@@ -35,13 +36,23 @@ def config_from(kwargs) -> TrainConfig:
               help="Trained teacher: a kdaug checkpoint, a torchvision or timm state_dict, "
                    "a checkpoint of timm's train.py or a .safetensors file. "
                    "Without one, the teacher (and the stages it needs) is trained first with "
-                   "the same recipe and cached in --cache-dir.")
+                   "its own recipe (the preset's, --teacher-epochs) on the whole training split and "
+                   "cached in --cache-dir.")
 @click.option("--views", type=click.IntRange(min=1), default=None,
               help="Views per image, view 0 the original [default: the method's: 2 for kd/ccd, "
                    "4 for hsakd/sskd, 1 for ce].")
 @click.option("--policy", default=None,
               help="Augmentation policy: cifar10, cifar100, imagenet (JDA), randaugment, "
                    "autoaugment [default: the dataset's JDA policy].")
+@click.option("--view-family", type=click.Choice(FAMILIES), default=None,
+              help="Training views [default: the method's]: plain, jda (view 0 the original, "
+                   "views 1.. through the policy), rotation (4 quarter turns, one crop), "
+                   "rotation-crop (4 turns, own crops). ce and kd take any; `kdaug list "
+                   "methods` says which each method takes.")
+@click.option("--jda/--no-jda", default=None,
+              help="Put views 1.. through the policy [default: yes for jda views, no for "
+                   "plain and rotation views]. --jda on hsakd/sskd augments the rotated views; "
+                   "--no-jda on kd gives plain views.")
 @backend_options
 @recipe_options
 @click.option("--hp", multiple=True, metavar="NAME=VALUE",
@@ -71,6 +82,13 @@ def train(**kwargs):
     run_training(cfg)
 
 
+def _views(plan) -> str:
+    if plan.policy is None:
+        return f"{plan.family} views"
+    extra = "" if plan.family == "jda" else " with JDA"
+    return f"{plan.family} views{extra}, policy {plan.policy.name}"
+
+
 def run_training(cfg: TrainConfig) -> dict:
     from kdaug.engine import distributed
     from kdaug.engine.build import build_trainer
@@ -85,7 +103,7 @@ def run_training(cfg: TrainConfig) -> dict:
             console.print(styled(
                 (c.method, "bold"), f": {trainer.record['arch']} on {c.dataset} "
                 f"({len(trainer.dataset.train)} train / {len(trainer.dataset.val)} val images), "
-                f"V={c.views} {trainer.train_plan.family} views, policy {c.policy}, "
+                f"V={c.views} {_views(trainer.train_plan)}, "
                 f"backend {trainer.backend.describe()}, device {trainer.device}, seed {c.seed}, "
                 f"world {dist.world} -> {c.run_dir}"), highlight=False)
         summary = trainer.fit()

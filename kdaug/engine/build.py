@@ -17,7 +17,7 @@ from kdaug.augment.plan import eval_plan, train_plan
 from kdaug.augment.policies import get_policy
 from kdaug.engine import checkpoint as ckpt
 from kdaug.engine import resume, run_logs, teacher_cache
-from kdaug.engine.config import TrainConfig
+from kdaug.engine.config import TrainConfig, milestone_note
 from kdaug.engine.distributed import DistInfo, barrier
 from kdaug.engine.loaders import choose_backend, make_loader, resolve_device
 from kdaug.engine.rundir import RunLock, fingerprint
@@ -32,6 +32,30 @@ def method_class(name: str):
         return get_method(name)
     except KeyError as exc:
         raise KdaugError(f"unknown --method {name!r}; known: {', '.join(list_methods())}") from None
+
+
+def choose_views(cfg: TrainConfig, method_cls):
+    """(views, family, augment) of the training plan: the method's unless --view-family or
+    --jda/--no-jda say otherwise, and only families the method's loss takes."""
+    family = cfg.view_family
+    views = cfg.views or (4 if family and family.startswith("rotation") else method_cls.default_views)
+    try:
+        method_cls.check_views(views)
+    except ValueError as exc:
+        raise KdaugError(f"--views {views}: {exc}") from None
+    family = family or method_cls.family_for(views)
+    if cfg.jda is not None and family in ("plain", "jda"):
+        family = "jda" if cfg.jda else "plain"  # jda is the plain family with augmented views
+    allowed = method_cls.info.view_families
+    if family not in allowed:
+        raise KdaugError(f"--view-family {family}: method {method_cls.name} trains on "
+                         f"{', '.join(allowed)} views")
+    if family == "jda" and views < 2:
+        raise KdaugError("--jda: view 0 is the original, so JDA needs --views 2 or more")
+    if family.startswith("rotation") and views != 4:
+        raise KdaugError(f"--views {views}: the {family} family has 4 views (0/90/180/270 degrees)")
+    augment = family == "jda" or (family.startswith("rotation") and bool(cfg.jda))
+    return views, family, augment
 
 
 def trained_arch(cfg: TrainConfig, method_cls, explicit_student: bool) -> str:
@@ -51,16 +75,15 @@ def default_run_dir(cfg: TrainConfig, arch: str) -> Path:
 def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factory: Callable = None,
                   say: Callable[[str], None] = print) -> Trainer:
     explicit_student, explicit_teacher = cfg.student is not None, cfg.teacher is not None
-    cfg = cfg.resolved()
+    given, cfg = cfg, cfg.resolved()
+    note = milestone_note(given, cfg)
+    if note:
+        say(note)
     run_logs.check_requested(cfg)
     method_cls = method_class(cfg.method)
     check_config(cfg, method_cls)
-    views = cfg.views or method_cls.default_views
-    try:
-        method_cls.check_views(views)
-    except ValueError as exc:
-        raise KdaugError(f"--views {views}: {exc}") from None
-    cfg = dataclasses.replace(cfg, views=views)
+    views, family, augment = choose_views(cfg, method_cls)
+    cfg = dataclasses.replace(cfg, views=views, view_family=family, jda=augment)
 
     device = resolve_device(cfg.device)
     if device.type == "cuda" and dist.enabled:
@@ -74,8 +97,7 @@ def build_trainer(cfg: TrainConfig, dist: DistInfo = DistInfo(), progress_factor
     except KeyError as exc:
         raise KdaugError(f"--policy: {exc.args[0]}") from None
     cfg = dataclasses.replace(cfg, policy=policy)
-    family = method_cls.family_for(views)
-    tplan = train_plan(data.geometry, family, views, policy, data.mean, data.std)
+    tplan = train_plan(data.geometry, family, views, policy, data.mean, data.std, augment=augment)
     vplan = eval_plan(data.geometry, data.mean, data.std)
 
     choice = choose_backend(cfg.backend, cfg.aug_device, device, files=data.train.files is not None)
@@ -228,18 +250,46 @@ def _producer(kind: str) -> str:
     raise KdaugError(f"no method trains a '{kind}' teacher")
 
 
+# what a teacher trained on the fly takes from the run that needs it: the data, the machine and
+# the seed; its recipe is its own (the preset's, --teacher-epochs), never the student's
+_TEACHER_CARRIES = ("dataset", "data_dir", "preset", "backend", "aug_device", "device", "workers",
+                    "seed", "cache_dir", "limit_batches", "amp", "channels_last", "tensorboard",
+                    "quiet", "teacher_epochs")
+
+
+def teacher_config(cfg: TrainConfig, method: str, arch: str, **values) -> TrainConfig:
+    """The configuration that trains a teacher with ``method`` for a run configured by ``cfg``,
+    on the whole training split (a few-shot student still learns from a full teacher)."""
+    carried = {k: getattr(cfg, k) for k in _TEACHER_CARRIES}
+    return TrainConfig(**{**carried, "method": method, "teacher": arch,
+                          "epochs": cfg.teacher_epochs, **values})
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
+
+
 def ensure_teacher(cfg: TrainConfig, kind: str, arch: str, dist: DistInfo,
-                   progress_factory: Callable, say: Callable, student_dir: Path) -> Path:
-    """Train the missing teacher once (with its own teacher stages first), cache it, reuse it.
-    A teacher not worth reusing (non-finite, at chance level) is moved out of the cache into
-    the student's run directory, for this run only."""
+                   progress_factory: Callable, say: Callable, student_dir: Path,
+                   plain: Optional[str] = None, variant: Optional[dict] = None) -> Path:
+    """The teacher of ``kind`` for ``cfg``, trained once and cached, with the chain it needs
+    first: a teacher stage that reads a plain teacher (hsakd-teacher, sskd-teacher) is trained
+    on ``plain`` (else on the plain teacher this function trains). A teacher not worth reusing
+    (non-finite, at chance level) is moved out of the cache into ``student_dir``, for this run
+    only. ``variant``: values of the plain teacher's own training (e.g. jda=True, views=2 for
+    a teacher trained with JDA); each variant is cached apart."""
+    if kind == "plain" and plain is not None:
+        return Path(plain)
     producer = _producer(kind)
-    sub = dataclasses.replace(cfg, method=producer, teacher=arch, student=None, views=None,
-                              policy=None, teacher_checkpoint=None, run_dir=None, resume=False,
-                              allow_changes=False, hp={})
+    reads = method_class(producer).teacher_kind
+    stage = (str(ensure_teacher(cfg, reads, arch, dist, progress_factory, say, student_dir, plain,
+                                variant)) if reads is not None else None)
+    own = dict(variant or {}) if kind == "plain" else {}
+    sub = teacher_config(cfg, producer, arch, teacher_checkpoint=stage, **own)
+    recipe = sub.resolved()
     run_dir = teacher_cache.cache_dir(sub, kind)
     path = run_dir / "checkpoint.pt"
-    if path.exists() and int(ckpt.load(path).get("epoch", -1)) >= cfg.epochs - 1:
+    if path.exists() and int(ckpt.load(path).get("epoch", -1)) >= recipe.epochs - 1:
         problem = teacher_cache.unusable(run_dir)
         if problem:
             raise KdaugError(f"the cached teacher in {run_dir} {problem}: delete that directory "
@@ -247,15 +297,17 @@ def ensure_teacher(cfg: TrainConfig, kind: str, arch: str, dist: DistInfo,
         say(f"teacher: reusing the cached {arch} ({kind}) in {run_dir}")
         return path
     say(f"teacher: no --teacher-checkpoint given; training a {arch} ({kind}) with "
-        f"`--method {producer}` first ({cfg.epochs} epochs; pass --teacher-checkpoint to skip "
-        f"this), cached in {run_dir}")
+        f"`--method {producer}` first ({_epochs(recipe.epochs)}, preset {recipe.preset}; "
+        f"--teacher-epochs sets them, --teacher-checkpoint skips this), cached in {run_dir}")
     sub = dataclasses.replace(sub, run_dir=str(run_dir), resume=path.exists())
     build_trainer(sub, dist, progress_factory, say).fit()
     barrier(dist)
     problem = teacher_cache.unusable(run_dir)
     if problem is None:
         return path
-    kept = student_dir / "teacher"
+    # beside the run, one directory per stage and variant (the fingerprint tells variants apart)
+    kept = student_dir / ("teacher" + ("" if kind == "plain" else f"-{kind}")
+                          + (f"-{run_dir.name.rsplit('-', 1)[-1]}" if own else ""))
     if dist.is_main:
         if kept.exists():
             shutil.rmtree(kept)

@@ -49,11 +49,14 @@ class TrainConfig:
     teacher_checkpoint: Optional[str] = None
     views: Optional[int] = None
     policy: Optional[str] = None
+    view_family: Optional[str] = None  # None: the method's (kdaug.augment.plan.FAMILIES)
+    jda: Optional[bool] = None        # augment with the policy; None: the method's default
     backend: str = "auto"            # auto | dali | reference
     aug_device: str = "auto"         # auto | cpu | gpu (where DALI runs)
     device: str = "auto"             # auto | cpu | cuda (where the models train)
     preset: Optional[str] = None
     epochs: Optional[int] = None
+    teacher_epochs: Optional[int] = None  # a teacher trained on the fly; None: the preset's
     batch_size: Optional[int] = None
     lr: Optional[float] = None
     momentum: float = 0.9
@@ -99,9 +102,12 @@ class TrainConfig:
         for key in ("teacher", "student"):
             if getattr(out, key) is None:
                 setattr(out, key, base[key])
+        scaled = out.milestones is None and out.epochs is not None
         for key, value in preset.items():
             if getattr(out, key, None) is None:
                 setattr(out, key, value)
+        if scaled:  # --epochs without --milestones: the lr decays at the same fractions of the run
+            out.milestones = scale_milestones(preset["milestones"], preset["epochs"], out.epochs)
         # a cosine run records no milestones (the preset's belong to its multistep schedule)
         out.milestones = () if out.schedule == "cosine" else tuple(int(m) for m in out.milestones)
         return out
@@ -118,6 +124,25 @@ class TrainConfig:
         if d.get("milestones") is not None:
             d["milestones"] = tuple(d["milestones"])
         return cls(**d)
+
+
+def scale_milestones(milestones, preset_epochs: int, epochs: int) -> Tuple[int, ...]:
+    """The preset's milestones moved to the same fractions of ``epochs`` epochs (distinct,
+    at least 1): (150, 180, 210) of 240 -> (25, 30, 35) of 40."""
+    out = sorted({max(1, round(m * epochs / preset_epochs)) for m in milestones})
+    return tuple(out)
+
+
+def milestone_note(cfg: "TrainConfig", resolved: "TrainConfig") -> Optional[str]:
+    """What the CLI says when --epochs moved the preset's milestones (None when it did not)."""
+    preset = PRESETS[resolved.preset]
+    if cfg.milestones is not None or cfg.epochs is None or resolved.schedule != "multistep" \
+            or tuple(resolved.milestones) == tuple(preset["milestones"]):
+        return None
+    given = ",".join(str(m) for m in preset["milestones"])
+    return (f"lr milestones scaled with --epochs {resolved.epochs}: "
+            f"{','.join(str(m) for m in resolved.milestones)} (preset {resolved.preset}: "
+            f"{given} of {preset['epochs']} epochs; --milestones sets them)")
 
 
 def parse_hp(items: List[str]) -> Dict[str, float]:

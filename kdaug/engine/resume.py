@@ -9,8 +9,8 @@ from typing import Dict, List, Optional
 from kdaug.errors import KdaugError
 
 # a change of any of these makes another run: never resumed
-IDENTITY = ("dataset", "few_shot", "method", "trained_arch", "views", "policy", "backend",
-            "seed", "hp")
+IDENTITY = ("dataset", "few_shot", "method", "trained_arch", "views", "view_family", "jda",
+            "policy", "backend", "seed", "hp")
 # a change of these continues the same run with another recipe: only with --allow-changes
 RECIPE = ("data_dir", "preset", "epochs", "batch_size", "lr", "momentum", "nesterov",
           "weight_decay", "milestones", "gamma", "clip_grad", "amp", "channels_last",

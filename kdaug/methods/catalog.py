@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Dict, Optional, Tuple
 
+from kdaug.families import FAMILIES
+
 
 @dataclass(frozen=True)
 class MethodInfo:
@@ -18,18 +20,25 @@ class MethodInfo:
     teacher_kind: Optional[str] = None       # kind of teacher checkpoint it reads
     teacher_required: bool = False
     trains_teacher: bool = False             # True: the trained model is a teacher (--teacher arch)
+    families: Tuple[str, ...] = ()           # view families its loss takes (default: view_family)
+
+    @property
+    def view_families(self) -> Tuple[str, ...]:
+        return self.families or (self.view_family,)
 
 
 # the class attributes a method takes from its MethodInfo
 ATTRIBUTES = tuple(f.name for f in fields(MethodInfo))
 
 _ROTATIONS = dict(default_views=4, views_range=(4, 4))
+# losses that treat every view alike (CE and KD on each) take any family: rotation as augmentation
+_ANY = FAMILIES
 
 METHODS: Dict[str, MethodInfo] = {info.name: info for info in (
     MethodInfo("ce", "cross-entropy alone on every view (teachers, student-alone baseline)",
-               "plain", 1, (1, None)),
+               "plain", 1, (1, None), families=_ANY),
     MethodInfo("kd", "Hinton KD on every view (KD+JDA with V >= 2, plain KD with V = 1)",
-               "jda", 2, (1, None), teacher_kind="plain", teacher_required=True),
+               "jda", 2, (1, None), teacher_kind="plain", teacher_required=True, families=_ANY),
     MethodInfo("ccd", "cosine confidence distillation: KD+JDA, augmented KL weighted by "
                       "1+cos(teacher logits)",
                "jda", 2, (2, None), teacher_kind="plain", teacher_required=True),

@@ -47,6 +47,7 @@ BUDGETS = {  # (kind, policy): (GPU operators, CPU operators, inputs) per augmen
     ("per-image", "randaugment"): (240, 300, 3), ("per-image", "autoaugment"): (120, 125, 3),
 }
 BASE_BUDGET = (6, 1, 3)   # per view without a chain: crop/warp, (rotate,) normalise, stack
+TURN_BUDGET = (1, 0, 1)   # an augmented view of a rotation family also turns: rotate, its angle
 PYTHON_SCHEMAS = ("PythonFunction", "DLTensorPythonFunctionImpl", "TorchPythonFunction")
 METADATA_SCHEMAS = ("_Shape", "Shapes")   # CPU operators that read only a GPU node's shape
 
@@ -283,8 +284,9 @@ def _check_budgets(report: GraphCheck, plan: ViewPlan, kind: str) -> None:
     augmented = sum(plan.augmented(v) for v in range(plan.num_views))
     per_view = BUDGETS.get(("packed" if kind == "packed" else "per-image",
                             plan.policy.name if plan.policy else ""), (0, 0, 0))
-    budget = [b * (plan.num_views - augmented) + p * augmented
-              for b, p in zip(BASE_BUDGET, per_view)]
+    turns = plan.rotations is not None
+    budget = [b * (plan.num_views - augmented) + (p + t * turns) * augmented
+              for b, p, t in zip(BASE_BUDGET, per_view, TURN_BUDGET)]
     measured = (report.count("gpu") + report.count("mixed"), report.count("cpu"), report.inputs)
     for what, have, allowed in zip(("GPU operators", "CPU operators", "inputs"), measured,
                                    budget):
