@@ -134,9 +134,12 @@ def test_compare_prints_the_table(teacher_ckpt, tmp_path):
                "--out", str(tmp_path / "cmp"), "--backend", "reference"] + SMALL, tmp_path)
     assert res.exit_code == 0, res.output
     result = json.loads((tmp_path / "cmp" / "results.json").read_text())
-    assert [r["row"] for r in result["rows"]] == ["teacher", "student alone", "KD+JDA", "CCD (JDA)"]
-    assert all(0 <= r["top1"] <= 100 for r in result["rows"])
-    assert "student alone" in res.output and "CCD" in res.output
+    assert [t["label"] for t in result["teachers"]] == ["teacher"]
+    assert [a["label"] for a in result["arms"]] == ["student alone", "KD+JDA", "CCD (JDA)"]
+    assert result["seeds"] == [0, 1, 2, 3, 4]  # the default: a mean ± std over 5 seeds
+    assert all(0 <= v <= 100 for a in result["arms"] for v in a["top1"]["values"])
+    text = " ".join(res.output.split())
+    assert "student alone" in text and "CCD" in text and "over 5 seeds" in text
 
 
 @pytest.mark.parametrize("backend", ["reference", "dali"])
@@ -170,6 +173,6 @@ def test_compare_evaluates_a_foreign_teacher(teacher_ckpt, tmp_path):
                "--teacher-checkpoint", str(bare), "--out", str(tmp_path / "cmp"),
                "--backend", "reference"] + SMALL, tmp_path)
     assert res.exit_code == 0, res.output
-    rows = json.loads((tmp_path / "cmp" / "results.json").read_text())["rows"]
+    [teacher] = json.loads((tmp_path / "cmp" / "results.json").read_text())["teachers"]
     own = json.loads((teacher_ckpt.parent / "metrics.json").read_text())[-1]["val_top1"]
-    assert rows[0]["row"] == "teacher" and rows[0]["top1"] == pytest.approx(own)
+    assert teacher["method"] == "external" and teacher["top1"] == pytest.approx(own)
