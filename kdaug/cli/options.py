@@ -18,7 +18,7 @@ def _milestones(ctx, param, value):
         raise click.BadParameter("expected comma-separated epochs, e.g. 150,180,210") from None
 
 
-def _stack(f, opts):
+def _stack(f, opts):  # shared by the commands that define their own flag groups
     """Apply click options so that --help lists them in the order written."""
     for opt in reversed(opts):
         f = opt(f)

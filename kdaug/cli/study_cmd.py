@@ -10,16 +10,11 @@ import click
 from rich.table import Table
 
 from kdaug.cli.main import cli, console
-from kdaug.cli.options import backend_options, data_options, recipe_options_without_seed
+from kdaug.cli.options import (_stack, backend_options, data_options,
+                               recipe_options_without_seed)
 from kdaug.engine.config import TrainConfig
 from kdaug.errors import KdaugError
 from kdaug.study import properties
-
-
-def _stack(f, opts):
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
 
 
 def study_options(f):
