@@ -100,7 +100,7 @@ def run(study: Study, base: TrainConfig, seeds: List[int], out: Path, runner: Ru
             summary = runner.train(cfg)
             runs.append({"seed": seed, "top1": summary["final_top1"],
                          "best_top1": summary["best_top1"], "run_dir": summary["run_dir"]})
-        arms.append(_arm_result(arm, runs, base))
+        arms.append(_arm_result(arm, runs))
     by_key = {a["key"]: a for a in arms}
     for a in arms:
         if a["against"]:
@@ -114,7 +114,7 @@ def run(study: Study, base: TrainConfig, seeds: List[int], out: Path, runner: Ru
     return result
 
 
-def _arm_result(arm: Arm, runs: List[Dict], base: TrainConfig) -> Dict:
+def _arm_result(arm: Arm, runs: List[Dict]) -> Dict:
     used = json.loads((Path(runs[0]["run_dir"]) / "config.json").read_text())
     return {"key": arm.key, "label": arm.label, "method": used["method"],
             "arch": used["trained_arch"], "views": used["views"],
